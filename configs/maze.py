@@ -1,0 +1,16 @@
+"""The embedded PointMaze dataset (the default run): sized to finish in minutes on a 2-core CPU."""
+
+from configs import base
+
+
+def get_config(variant: str = "xql"):
+    config = base.get_config(variant)
+    config.agent.beta = 2.0
+    config.agent.awr_temperature = 3.0
+    config.agent.expectile = 0.7
+    config.reward_preprocessing = "none"  # dense reward exp(-distance) already lies in [0, 1]
+    config.max_steps = 100_000
+    config.log_interval = 1_000
+    config.eval_interval = 5_000
+    config.eval_episodes = 10
+    return config

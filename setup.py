@@ -1,0 +1,38 @@
+"""xql_jax: Extreme Q-Learning (X-QL) in JAX/Flax."""
+
+from setuptools import find_packages, setup
+
+# Pinned where a newer release is known to break a pairing (see the README "Installation" notes):
+# jax/jaxlib/flax/optax move together; dm_control and Franka Kitchen need mujoco <= 3.11;
+# gymnasium-robotics 1.4.2 provides PointMaze/AntMaze/Adroit/Kitchen against gymnasium 1.4.
+INSTALL_REQUIRES = [
+    "jax==0.10.2",
+    "jaxlib==0.10.2",
+    "flax==0.12.8",
+    "optax==0.2.8",
+    "chex==0.1.92",
+    "orbax-checkpoint==0.12.8",
+    "ml_collections==1.1.0",
+    "absl-py==2.5.1",
+    "numpy>=2.0,<3",
+    "gymnasium==1.4.0",
+    "gymnasium-robotics==1.4.2",
+    "mujoco==3.11.0",
+    "h5py>=3.10",
+    "tensorboardX>=2.6",
+    "tqdm>=4.66",
+    "matplotlib>=3.8",
+]
+
+setup(
+    name="xql_jax",
+    version="0.1.0",
+    description="Extreme Q-Learning (Garg, Hejna, Geist, Ermon; ICLR 2023) in JAX/Flax",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["xql_jax", "xql_jax.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": ["pytest>=8", "ruff>=0.5"]},
+)

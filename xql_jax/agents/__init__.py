@@ -1,0 +1,1 @@
+"""Learners: each module holds a state pytree and pure, jittable update functions."""

@@ -1,0 +1,281 @@
+"""Offline X-QL (and the IQL baseline in the same code): pure update functions over one state pytree.
+
+One learner step runs, in order: ``update_v`` (Gumbel or expectile regression of V onto the target
+critics), ``update_actor`` (advantage-weighted regression with the new V), ``update_q`` (MSE of the
+critics to r + discount * mask * V(s')), and Polyak averaging of the target critic. With
+``q_only=True`` it is the deterministic-dynamics variant of paper Eq. 9: no V, and the critics are
+fit by Gumbel regression directly to r + discount * mask * Q_target(s', a') with the dataset's next
+action a'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, NamedTuple, Optional, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+from xql_jax import losses
+from xql_jax.networks import CriticEnsemble, GaussianPolicy, ValueNet, gaussian_log_prob, maybe_min
+
+Batch = Dict[str, jax.Array]
+Metrics = Dict[str, jax.Array]
+
+# AWR weights exp(advantage * temperature) are clipped here, as in IQL, so one lucky transition
+# cannot dominate the policy gradient.
+AWR_MAX_WEIGHT = 100.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerConfig:
+    """Static hyperparameters of the offline learner; hashable so jit can treat it as static."""
+
+    value_loss: str = "gumbel"  # "gumbel" (X-QL) or "expectile" (IQL)
+    beta: float = 2.0  # Gumbel temperature; NOT the AWR temperature
+    max_clip: Optional[float] = 7.0  # upper clip of (q - v) / beta inside the Gumbel loss
+    max_normalize: bool = True  # max-normalised Gumbel loss (App. D.3)
+    expectile: float = 0.7  # IQL only
+    awr_temperature: float = 3.0  # inverse temperature of the AWR weights exp(adv * temp)
+    discount: float = 0.99
+    tau: float = 0.005  # Polyak rate of the target critic
+    value_updates: int = 1  # V steps per learner step, on the same batch
+    double_q: bool = True  # min over two critics; False uses one critic
+    q_only: bool = False  # paper Eq. 9: no V, critics fit by Gumbel regression
+    hidden_dims: Tuple[int, ...] = (256, 256)
+    value_layer_norm: bool = True
+    actor_dropout_rate: float = 0.0
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    value_lr: float = 3e-4
+    actor_cosine_decay: bool = True
+    decay_steps: int = 1_000_000  # horizon of the actor's cosine schedule (the run length)
+    grad_clip_norm: Optional[float] = None  # global-norm clip for every optimizer, None for off
+
+    def __post_init__(self):
+        if self.value_loss not in ("gumbel", "expectile"):
+            raise ValueError(f"value_loss must be 'gumbel' or 'expectile', got {self.value_loss!r}")
+        if self.q_only and self.value_loss != "gumbel":
+            raise ValueError("q_only (paper Eq. 9) fits Q with the Gumbel loss; set value_loss='gumbel'")
+        if self.beta <= 0:
+            raise ValueError(f"beta (Gumbel temperature) must be positive, got {self.beta}")
+        if not 0 < self.expectile < 1:
+            raise ValueError(f"expectile must lie in (0, 1), got {self.expectile}")
+        if self.value_updates < 1:
+            raise ValueError(f"value_updates must be >= 1, got {self.value_updates}")
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "LearnerConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown learner config field(s) {unknown}; known fields: {sorted(known)}")
+        values = dict(values)
+        if "hidden_dims" in values:
+            values["hidden_dims"] = tuple(int(h) for h in values["hidden_dims"])
+        return cls(**values)
+
+    @property
+    def num_critics(self) -> int:
+        return 2 if self.double_q else 1
+
+
+class OfflineState(NamedTuple):
+    """Everything the learner updates; ``value`` is None in the Q-only variant."""
+
+    actor: TrainState
+    critic: TrainState
+    target_critic_params: Any
+    value: Optional[TrainState]
+    rng: jax.Array
+    step: jax.Array
+
+
+def _optimizer(learning_rate, grad_clip_norm: Optional[float]) -> optax.GradientTransformation:
+    adam = optax.adam(learning_rate)
+    if grad_clip_norm is None:
+        return adam
+    return optax.chain(optax.clip_by_global_norm(grad_clip_norm), adam)
+
+
+def networks(config: LearnerConfig, action_dim: int):
+    """The three flax modules of the learner (actor, critic ensemble, value)."""
+    actor = GaussianPolicy(config.hidden_dims, action_dim, dropout_rate=config.actor_dropout_rate)
+    critic = CriticEnsemble(config.hidden_dims, num_critics=config.num_critics)
+    value = ValueNet(config.hidden_dims, layer_norm=config.value_layer_norm)
+    return actor, critic, value
+
+
+def create_state(
+    rng: jax.Array, observation_dim: int, action_dim: int, config: LearnerConfig
+) -> OfflineState:
+    """Initialise parameters and optimizers from one PRNG key."""
+    actor_def, critic_def, value_def = networks(config, action_dim)
+    rng, actor_key, critic_key, value_key = jax.random.split(rng, 4)
+    observations = jnp.zeros((1, observation_dim), jnp.float32)
+    actions = jnp.zeros((1, action_dim), jnp.float32)
+
+    if config.actor_cosine_decay:
+        actor_lr = optax.cosine_decay_schedule(config.actor_lr, config.decay_steps)
+    else:
+        actor_lr = config.actor_lr
+    actor = TrainState.create(
+        apply_fn=actor_def.apply,
+        params=actor_def.init(actor_key, observations)["params"],
+        tx=_optimizer(actor_lr, config.grad_clip_norm),
+    )
+    critic_params = critic_def.init(critic_key, observations, actions)["params"]
+    critic = TrainState.create(
+        apply_fn=critic_def.apply,
+        params=critic_params,
+        tx=_optimizer(config.critic_lr, config.grad_clip_norm),
+    )
+    value = None
+    if not config.q_only:
+        value = TrainState.create(
+            apply_fn=value_def.apply,
+            params=value_def.init(value_key, observations)["params"],
+            tx=_optimizer(config.value_lr, config.grad_clip_norm),
+        )
+    return OfflineState(
+        actor=actor,
+        critic=critic,
+        # A copy, not an alias: the training loop donates the state's buffers to jit.
+        target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params),
+        value=value,
+        rng=rng,
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def value_regression_loss(diff: jax.Array, config: LearnerConfig) -> jax.Array:
+    """Mean Gumbel (X-QL) or expectile (IQL) loss of diff = target - prediction."""
+    if config.value_loss == "gumbel":
+        return losses.gumbel_loss(
+            diff, config.beta, max_clip=config.max_clip, max_normalize=config.max_normalize
+        ).mean()
+    return losses.expectile_loss(diff, config.expectile).mean()
+
+
+def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+    """Regress V(s) onto the (min of the) target critics at dataset actions."""
+    target_q = maybe_min(
+        state.critic.apply_fn(
+            {"params": state.target_critic_params}, batch["observations"], batch["actions"]
+        ),
+        config.double_q,
+    )
+
+    def loss_fn(value_params):
+        v = state.value.apply_fn({"params": value_params}, batch["observations"])
+        diff = target_q - v
+        return value_regression_loss(diff, config), (v, diff)
+
+    (loss, (v, diff)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.value.params)
+    metrics = {"value_loss": loss, "v": v.mean(), "q_minus_v": diff.mean(), "q_minus_v_max": diff.max()}
+    return state._replace(value=state.value.apply_gradients(grads=grads)), metrics
+
+
+def _advantages(state: OfflineState, batch: Batch, config: LearnerConfig) -> jax.Array:
+    target_q = maybe_min(
+        state.critic.apply_fn(
+            {"params": state.target_critic_params}, batch["observations"], batch["actions"]
+        ),
+        config.double_q,
+    )
+    if config.q_only:
+        # Without V, the baseline is Q at the policy's own mean action.
+        means, _ = state.actor.apply_fn({"params": state.actor.params}, batch["observations"])
+        baseline = maybe_min(
+            state.critic.apply_fn({"params": state.target_critic_params}, batch["observations"], means),
+            config.double_q,
+        )
+    else:
+        baseline = state.value.apply_fn({"params": state.value.params}, batch["observations"])
+    return target_q - baseline
+
+
+def update_actor(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+    """Advantage-weighted regression: maximise exp(adv * awr_temperature) * log pi(a|s)."""
+    rng, dropout_key = jax.random.split(state.rng)
+    advantages = _advantages(state, batch, config)
+    weights = jnp.minimum(jnp.exp(advantages * config.awr_temperature), AWR_MAX_WEIGHT)
+
+    def loss_fn(actor_params):
+        means, log_stds = state.actor.apply_fn(
+            {"params": actor_params},
+            batch["observations"],
+            training=True,
+            rngs={"dropout": dropout_key},
+        )
+        log_probs = gaussian_log_prob(means, log_stds, batch["actions"])
+        return -(weights * log_probs).mean(), log_probs
+
+    grads, log_probs = jax.grad(loss_fn, has_aux=True)(state.actor.params)
+    metrics = {
+        "actor_loss": -(weights * log_probs).mean(),
+        "advantage": advantages.mean(),
+        "awr_weight": weights.mean(),
+        "log_prob": log_probs.mean(),
+    }
+    return state._replace(actor=state.actor.apply_gradients(grads=grads), rng=rng), metrics
+
+
+def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+    """Fit the critics: MSE to r + discount * mask * V(s'), or Gumbel regression in the Q-only variant."""
+    if config.q_only:
+        next_q = maybe_min(
+            state.critic.apply_fn(
+                {"params": state.target_critic_params},
+                batch["next_observations"],
+                batch["next_actions"],
+            ),
+            config.double_q,
+        )
+    else:
+        next_q = state.value.apply_fn({"params": state.value.params}, batch["next_observations"])
+    target = batch["rewards"] + config.discount * batch["masks"] * next_q
+
+    def loss_fn(critic_params):
+        q = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
+        diff = target[None] - q
+        if config.q_only:
+            # Each critic is its own Gumbel regression, so normalise per critic, not jointly.
+            loss = sum(value_regression_loss(diff[i], config) for i in range(config.num_critics))
+        else:
+            loss = jnp.square(diff).mean(axis=1).sum()
+        return loss, q
+
+    (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic.params)
+    metrics = {"critic_loss": loss, "q": q.mean(), "q_target": target.mean()}
+    return state._replace(critic=state.critic.apply_gradients(grads=grads)), metrics
+
+
+def update_target(state: OfflineState, config: LearnerConfig) -> OfflineState:
+    """Polyak-average the target critic toward the online critic."""
+    target = optax.incremental_update(state.critic.params, state.target_critic_params, config.tau)
+    return state._replace(target_critic_params=target)
+
+
+def update(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+    """One learner step in the order of IQL / X-QL: V, actor, Q, target critic."""
+    metrics: Metrics = {}
+    if not config.q_only:
+        for _ in range(config.value_updates):
+            state, value_metrics = update_v(state, batch, config)
+        metrics.update(value_metrics)
+    state, actor_metrics = update_actor(state, batch, config)
+    state, critic_metrics = update_q(state, batch, config)
+    state = update_target(state, config)
+    metrics.update(actor_metrics)
+    metrics.update(critic_metrics)
+    return state._replace(step=state.step + 1), metrics
+
+
+def policy_actions(actor_def: nn.Module, actor_params, observations: jax.Array) -> jax.Array:
+    """Deterministic evaluation actions: the Gaussian mean (dropout off), clipped to [-1, 1]."""
+    means, _ = actor_def.apply({"params": actor_params}, observations)
+    return jnp.clip(means, -1.0, 1.0)

@@ -1,0 +1,22 @@
+"""Datasets: D4RL HDF5 files, the embedded PointMaze dataset, and on-device sampling."""
+
+from xql_jax.data.dataset import (
+    Dataset,
+    DatasetError,
+    episode_returns,
+    load_d4rl_hdf5,
+    preprocess_rewards,
+    qlearning_transitions,
+)
+from xql_jax.data.sampling import sample_batch, to_device
+
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "episode_returns",
+    "load_d4rl_hdf5",
+    "preprocess_rewards",
+    "qlearning_transitions",
+    "sample_batch",
+    "to_device",
+]

@@ -1,0 +1,179 @@
+"""Offline transitions: the D4RL HDF5 reader, q-learning pairing, reward preprocessing."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict
+
+import numpy as np
+
+REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as it is; the message names the problem and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Transitions as float32 numpy arrays, one row per transition.
+
+    ``masks`` is 1 - terminal (0 where the episode really ended, so no bootstrap); ``dones`` marks
+    the last transition of every episode, terminal or not, which is what splitting into episodes
+    needs. ``next_actions`` is the dataset's action at the next state (used by the Q-only variant;
+    meaningless where ``masks`` is 0).
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    masks: np.ndarray
+    next_observations: np.ndarray
+    dones: np.ndarray
+    next_actions: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def observation_dim(self) -> int:
+        return self.observations.shape[-1]
+
+    @property
+    def action_dim(self) -> int:
+        return self.actions.shape[-1]
+
+
+def _check_raw(raw: Dict[str, np.ndarray], source: str) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise DatasetError(
+            f"{source}: missing key(s) {missing}; a D4RL-layout file needs {list(REQUIRED_KEYS)} "
+            f"(found {sorted(raw)})"
+        )
+    n = len(raw["observations"])
+    lengths = {k: len(v) for k, v in raw.items() if k in REQUIRED_KEYS or k == "next_observations"}
+    if any(length != n for length in lengths.values()):
+        raise DatasetError(
+            f"{source}: arrays have different lengths {lengths}; every key needs one row per step"
+        )
+    if n < 2:
+        raise DatasetError(f"{source}: needs at least 2 steps, has {n}")
+    for key in ("observations", "actions"):
+        if raw[key].ndim != 2:
+            raise DatasetError(f"{source}: '{key}' must be 2-D [steps, dim], has shape {raw[key].shape}")
+    if "next_observations" in raw and raw["next_observations"].shape != raw["observations"].shape:
+        raise DatasetError(
+            f"{source}: 'next_observations' has shape {raw['next_observations'].shape}, "
+            f"'observations' has {raw['observations'].shape}; they must match"
+        )
+    for key in ("rewards", "terminals", "timeouts"):
+        if raw[key].ndim != 1 and not (raw[key].ndim == 2 and raw[key].shape[1] == 1):
+            raise DatasetError(f"{source}: '{key}' must be 1-D [steps], has shape {raw[key].shape}")
+    for key, array in raw.items():
+        if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+            raise DatasetError(f"{source}: '{key}' has non-numeric dtype {array.dtype}")
+        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+            bad = int(np.sum(~np.isfinite(array)))
+            raise DatasetError(f"{source}: '{key}' holds {bad} NaN/inf value(s); clean the file first")
+
+
+def qlearning_transitions(raw: Dict[str, np.ndarray], source: str = "dataset") -> Dataset:
+    """Pair step i with step i+1 as D4RL's ``qlearning_dataset`` does.
+
+    Steps whose ``timeouts`` flag is set are dropped (the next row starts a new episode, so their
+    next state is not in the file), as is the final row. Where the file has ``next_observations``,
+    those are used as the next states.
+    """
+    _check_raw(raw, source)
+    raw = {k: np.asarray(v) for k, v in raw.items()}
+    rewards = raw["rewards"].reshape(-1).astype(np.float32)
+    terminals = raw["terminals"].reshape(-1).astype(bool)
+    timeouts = raw["timeouts"].reshape(-1).astype(bool)
+    n = len(rewards)
+
+    keep = np.flatnonzero(~timeouts[: n - 1])
+    if len(keep) == 0:
+        raise DatasetError(f"{source}: every step is a timeout; no transition can be formed")
+    if "next_observations" in raw:
+        next_observations = raw["next_observations"][keep]
+    else:
+        next_observations = raw["observations"][keep + 1]
+    observations = raw["observations"][keep].astype(np.float32)
+    next_observations = next_observations.astype(np.float32)
+
+    # An episode ends at a terminal, or where the next kept row does not continue from this one.
+    dones = terminals[keep].copy()
+    continues = np.all(np.abs(observations[1:] - next_observations[:-1]) <= 1e-6, axis=-1)
+    dones[:-1] |= ~continues
+    dones[-1] = True
+    return Dataset(
+        observations=observations,
+        actions=raw["actions"][keep].astype(np.float32),
+        rewards=rewards[keep],
+        masks=1.0 - terminals[keep].astype(np.float32),
+        next_observations=next_observations,
+        dones=dones.astype(np.float32),
+        next_actions=raw["actions"][keep + 1].astype(np.float32),
+    )
+
+
+def load_d4rl_hdf5(path: str) -> Dataset:
+    """Read a D4RL-layout HDF5 file (observations, actions, rewards, terminals, timeouts)."""
+    import h5py
+
+    path = os.path.expanduser(path)
+    if not os.path.isfile(path):
+        raise DatasetError(
+            f"dataset file not found: {path}. Pass the path of a D4RL-layout HDF5 file "
+            "(keys observations, actions, rewards, terminals, timeouts)."
+        )
+    try:
+        with h5py.File(path, "r") as f:
+            raw = {
+                key: f[key][()]
+                for key in (*REQUIRED_KEYS, "next_observations")
+                if key in f and isinstance(f[key], h5py.Dataset)
+            }
+            present = sorted(f.keys())
+    except OSError as e:
+        raise DatasetError(f"{path}: not a readable HDF5 file ({e})") from e
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise DatasetError(
+            f"{path}: missing key(s) {missing}; a D4RL-layout file needs {list(REQUIRED_KEYS)} "
+            f"(found {present})"
+        )
+    return qlearning_transitions(raw, source=path)
+
+
+def episode_returns(dataset: Dataset) -> np.ndarray:
+    """Undiscounted return of every episode, splitting at ``dones``."""
+    ends = np.flatnonzero(dataset.dones) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    cumulative = np.concatenate([[0.0], np.cumsum(dataset.rewards, dtype=np.float64)])
+    return cumulative[ends] - cumulative[starts]
+
+
+def preprocess_rewards(dataset: Dataset, mode: str) -> Dataset:
+    """Reward preprocessing of IQL / X-QL by domain.
+
+    - "locomotion": r * 1000 / (max episode return - min episode return)
+    - "antmaze":    r - 1
+    - "none":       unchanged
+    """
+    if mode == "none":
+        return dataset
+    if mode == "antmaze":
+        return dataclasses.replace(dataset, rewards=dataset.rewards - 1.0)
+    if mode == "locomotion":
+        returns = episode_returns(dataset)
+        spread = float(returns.max() - returns.min())
+        if spread <= 0:
+            raise DatasetError(
+                "locomotion reward scaling needs episodes with different returns; all "
+                f"{len(returns)} episode(s) return {returns.max():.3f}. Use reward_preprocessing='none'."
+            )
+        return dataclasses.replace(dataset, rewards=(dataset.rewards * (1000.0 / spread)).astype(np.float32))
+    raise ValueError(f"unknown reward_preprocessing {mode!r}; use 'locomotion', 'antmaze' or 'none'")

@@ -1,0 +1,54 @@
+"""Pure array losses used by the learners: Gumbel regression (X-QL) and expectile regression (IQL)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+
+def gumbel_loss(
+    diff: jax.Array,
+    beta: float,
+    max_clip: Optional[float] = None,
+    max_normalize: bool = True,
+) -> jax.Array:
+    """Elementwise Gumbel regression loss for ``diff = q - v`` (paper Eq. 11).
+
+    With z = diff / beta the loss is exp(z) - z - 1, whose minimizer over v is the soft maximum
+    beta * log E[exp(q / beta)]. ``max_clip`` clips z from above so a few outlier targets cannot
+    overflow the exponential. With ``max_normalize`` the loss is multiplied by exp(-m), where
+    m = stop_gradient(max(max_batch z, -1)): the minimizer is unchanged but the gradient scale is
+    normalised per batch, as the log-sum-exp trick does for a softmax (paper App. D.3).
+
+    Args:
+      diff: q - v, any shape; the batch maximum is taken over all of its elements.
+      beta: the Gumbel temperature (not the AWR temperature).
+      max_clip: upper clip of z, or None for no clip.
+      max_normalize: apply the max-normalised form.
+
+    Returns:
+      The loss, same shape as ``diff``.
+    """
+    z = diff / beta
+    if max_clip is not None:
+        z = jnp.minimum(z, max_clip)
+    if not max_normalize:
+        return jnp.exp(z) - z - 1.0
+    # Floor at -1 so that a batch where v overestimates every q does not blow up exp(-m).
+    max_z = jax.lax.stop_gradient(jnp.maximum(jnp.max(z), -1.0))
+    exp_neg_max = jnp.exp(-max_z)
+    return jnp.exp(z - max_z) - z * exp_neg_max - exp_neg_max
+
+
+def expectile_loss(diff: jax.Array, expectile: float) -> jax.Array:
+    """Elementwise asymmetric squared loss |expectile - 1(diff < 0)| * diff**2 (IQL's value loss)."""
+    weight = jnp.where(diff > 0, expectile, 1.0 - expectile)
+    return weight * jnp.square(diff)
+
+
+def soft_maximum(values: jax.Array, beta: float, axis=None) -> jax.Array:
+    """beta * log mean exp(values / beta): the minimizer of the Gumbel loss, computed stably."""
+    n = values.size if axis is None else values.shape[axis]
+    return beta * (jax.nn.logsumexp(values / beta, axis=axis) - jnp.log(n))

@@ -1,0 +1,130 @@
+"""Flax networks shared by the learners: MLP torso, value net, ensembles of critics, Gaussian policy."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Orthogonal init with gain sqrt(2) is what the IQL/jaxrl family uses for ReLU torsos.
+default_init = nn.initializers.orthogonal(jnp.sqrt(2.0))
+
+
+class MLP(nn.Module):
+    """Fully connected torso; optional LayerNorm and dropout after each hidden activation."""
+
+    hidden_dims: Sequence[int]
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
+    activate_final: bool = False
+    layer_norm: bool = False
+    dropout_rate: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, training: bool = False) -> jax.Array:
+        for i, size in enumerate(self.hidden_dims):
+            x = nn.Dense(size, kernel_init=default_init)(x)
+            if i + 1 < len(self.hidden_dims) or self.activate_final:
+                if self.layer_norm:
+                    x = nn.LayerNorm()(x)
+                x = self.activation(x)
+                if self.dropout_rate > 0:
+                    x = nn.Dropout(rate=self.dropout_rate)(x, deterministic=not training)
+        return x
+
+
+class ValueNet(nn.Module):
+    """V(s). LayerNorm is on by default: the paper adds it to stop rare divergence on AntMaze."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = True
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> jax.Array:
+        v = MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm)(observations)
+        return jnp.squeeze(v, -1)
+
+
+class Critic(nn.Module):
+    """Q(s, a) from one MLP on the concatenated state and action."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+        inputs = jnp.concatenate([observations, actions], -1)
+        q = MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm)(inputs)
+        return jnp.squeeze(q, -1)
+
+
+class CriticEnsemble(nn.Module):
+    """``num_critics`` independent critics evaluated in one vectorised call; output [num_critics, ...]."""
+
+    hidden_dims: Sequence[int]
+    num_critics: int = 2
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            Critic,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        return ensemble(self.hidden_dims, self.layer_norm)(observations, actions)
+
+
+class GaussianPolicy(nn.Module):
+    """Diagonal Gaussian over actions with a state-conditioned mean and a state-independent log-std.
+
+    The mean goes through tanh so deterministic actions lie in [-1, 1], but the distribution is not
+    tanh-squashed: this is the IQL policy used for D4RL, whose AWR log-likelihood of dataset actions
+    near the action bounds stays finite.
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    dropout_rate: float = 0.0
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+    tanh_mean: bool = True
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, training: bool = False):
+        features = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate)(
+            observations, training=training
+        )
+        means = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(1e-2))(features)
+        if self.tanh_mean:
+            means = jnp.tanh(means)
+        log_stds = self.param("log_stds", nn.initializers.zeros, (self.action_dim,))
+        log_stds = jnp.clip(log_stds, self.log_std_min, self.log_std_max)
+        return means, jnp.broadcast_to(log_stds, means.shape)
+
+
+def gaussian_log_prob(means: jax.Array, log_stds: jax.Array, actions: jax.Array) -> jax.Array:
+    """Log density of ``actions`` under a diagonal Gaussian, summed over the action dimension."""
+    z = (actions - means) * jnp.exp(-log_stds)
+    per_dim = -0.5 * jnp.square(z) - log_stds - 0.5 * jnp.log(2.0 * jnp.pi)
+    return jnp.sum(per_dim, -1)
+
+
+def maybe_min(q_values: jax.Array, use_min: bool) -> jax.Array:
+    """Min over the critic axis (double-Q) or the first critic alone."""
+    return jnp.min(q_values, axis=0) if use_min else q_values[0]
+
+
+__all__ = [
+    "MLP",
+    "ValueNet",
+    "Critic",
+    "CriticEnsemble",
+    "GaussianPolicy",
+    "gaussian_log_prob",
+    "maybe_min",
+]
