@@ -1,0 +1,50 @@
+import pytest
+
+from configs import adroit, antmaze, base, kitchen, locomotion, maze, tuned
+from xql_jax.train import learner_config_from, validate_config
+
+
+@pytest.mark.parametrize("module", [base, locomotion, antmaze, kitchen, adroit, maze])
+@pytest.mark.parametrize("variant", ["xql", "iql"])
+def test_every_domain_config_builds_a_valid_learner(module, variant):
+    config = module.get_config(variant)
+    validate_config(config)
+    learner = learner_config_from(config)
+    assert learner.value_loss == ("gumbel" if variant == "xql" else "expectile")
+    assert learner.decay_steps == config.max_steps
+
+
+def test_domain_values_follow_the_paper():
+    # (beta, awr temperature, expectile, reward preprocessing) per domain, REFERENCE table.
+    expected = {
+        locomotion: (2.0, 3.0, 0.7, "locomotion"),
+        antmaze: (0.6, 10.0, 0.9, "antmaze"),
+        kitchen: (5.0, 0.5, 0.7, "none"),
+        adroit: (5.0, 0.5, 0.7, "none"),
+    }
+    for module, (beta, awr, expectile, rewards) in expected.items():
+        config = module.get_config()
+        assert (config.agent.beta, config.agent.awr_temperature) == (beta, awr)
+        assert config.agent.expectile == expectile and config.reward_preprocessing == rewards
+    assert antmaze.get_config().agent.actor_cosine_decay is False
+    assert kitchen.get_config().agent.actor_dropout_rate == 0.1
+
+
+def test_tuned_table_selects_by_dataset_name():
+    config = tuned.get_config("hammer-human-v0")
+    assert (config.agent.beta, config.agent.max_clip, config.batch_size, config.agent.value_updates) == (
+        0.5,
+        3.0,
+        1024,
+        4,
+    )
+    assert config.agent.actor_dropout_rate == 0.1  # adroit domain settings underneath
+    assert tuned.get_config("antmaze-medium-diverse-v0").agent.value_updates == 4
+    assert len(tuned.TABLE_4) == 26
+    with pytest.raises(ValueError, match="no tuned settings for 'hopper-random-v2'"):
+        tuned.get_config("hopper-random-v2")
+
+
+def test_unknown_variant_is_rejected():
+    with pytest.raises(ValueError, match="unknown config variant 'sac'"):
+        locomotion.get_config("sac")
