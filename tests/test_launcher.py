@@ -1,5 +1,6 @@
 """Smoke tests of experiments/train_offline.py as a user runs it, with tiny networks."""
 
+import csv
 import json
 import os
 import subprocess
@@ -89,4 +90,64 @@ def test_unknown_env_without_dataset_is_a_clear_error(tmp_path):
     result = run(["--env_name=hopper-medium-v2", f"--workdir={tmp_path}/w", *TINY])
     assert result.returncode != 0
     assert "no dataset for env_name='hopper-medium-v2'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_seeds_and_beta_sweep_in_one_program(tmp_path, data_dir):
+    workdir = tmp_path / "sweep"
+    result = run(
+        [
+            f"--workdir={workdir}",
+            f"--data_dir={data_dir}",
+            "--num_seeds=2",
+            "--sweep=beta=1,5",
+            *TINY,
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    members = ["seed0_beta1", "seed1_beta1", "seed0_beta5", "seed1_beta5"]
+    for member in members:
+        summary = json.load(open(workdir / member / "summary.json"))
+        assert summary["hyperparams"]["beta"] == float(member[-1])
+        assert len(open(workdir / member / "eval.jsonl").readlines()) == 3
+    aggregate = json.load(open(workdir / "summary.json"))
+    assert sorted(aggregate["members"]) == sorted(members)
+    assert set(aggregate["groups"]) == {"beta=1", "beta=5"}
+    assert aggregate["groups"]["beta=1"]["last"]["n"] == 2
+    assert "FINAL pointmaze-umaze-v0 xql beta=1: normalized_score last=" in result.stdout
+    assert "mean +- std over 2 seeds" in result.stdout
+
+
+def test_sweep_launcher_runs_one_program_per_batch_size(tmp_path, data_dir):
+    workdir = tmp_path / "batches"
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "experiments", "sweep.py"),
+            f"--workdir={workdir}",
+            f"--data_dir={data_dir}",
+            "--batch_sizes=16,64",
+            "--num_seeds=2",
+            *[flag for flag in TINY if not flag.startswith("--config.batch_size")],
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(open(workdir / "results.csv")))
+    assert [int(r["batch_size"]) for r in rows] == [16, 64]
+    assert all(int(r["seeds"]) == 2 for r in rows)
+    for batch_size in (16, 64):
+        config = json.load(open(workdir / f"batch{batch_size}" / "seed0" / "config.json"))
+        assert config["batch_size"] == batch_size
+
+
+def test_divergence_stops_the_run_naming_step_and_loss(tmp_path, data_dir):
+    # Adam moves every weight by about the learning rate per step: 1e6 blows the critic up at once.
+    result = run([f"--workdir={tmp_path}/w", f"--data_dir={data_dir}", "--config.agent.critic_lr=1e6", *TINY])
+    assert result.returncode != 0
+    assert "training diverged at step 100:" in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,32 +10,37 @@ import numpy as np
 
 def evaluate(
     act: Callable[[np.ndarray], np.ndarray],
-    envs: Sequence[gym.Env],
+    envs: Sequence[Sequence[gym.Env]],
     num_episodes: int,
     seed: int,
 ) -> np.ndarray:
-    """Undiscounted returns of ``num_episodes`` episodes of a deterministic policy.
+    """Undiscounted returns, shape [members, num_episodes], of deterministic policies.
 
-    The environments are stepped in lockstep so the policy runs once per step on a batch of
-    observations, not once per environment; episode ``i`` is reset with seed ``seed + i``.
+    ``envs[j]`` are the environments of member j (all members have the same number). All of them
+    are stepped in lockstep, so ``act`` runs once per step on observations of shape
+    [members, envs, obs_dim] and returns actions [members, envs, action_dim]. Episode i of every
+    member is reset with seed ``seed + i``: members are compared on the same start states.
     """
-    returns = []
-    for first in range(0, num_episodes, len(envs)):
-        active_envs = envs[: min(len(envs), num_episodes - first)]
-        observations = np.stack([env.reset(seed=seed + first + i)[0] for i, env in enumerate(active_envs)])
-        totals = np.zeros(len(active_envs))
-        running = np.ones(len(active_envs), bool)
+    num_members, per_member = len(envs), len(envs[0])
+    returns = np.zeros((num_members, num_episodes))
+    for first in range(0, num_episodes, per_member):
+        count = min(per_member, num_episodes - first)
+        active = [member_envs[:count] for member_envs in envs]
+        observations = np.stack(
+            [np.stack([env.reset(seed=seed + first + i)[0] for i, env in enumerate(row)]) for row in active]
+        )
+        running = np.ones((num_members, count), bool)
         while running.any():
             actions = np.asarray(act(observations))
-            for i, env in enumerate(active_envs):
-                if not running[i]:
-                    continue
-                obs, reward, terminated, truncated, _ = env.step(actions[i])
-                observations[i] = obs
-                totals[i] += reward
-                running[i] = not (terminated or truncated)
-        returns.extend(totals.tolist())
-    return np.asarray(returns)
+            for j, row in enumerate(active):
+                for i, env in enumerate(row):
+                    if not running[j, i]:
+                        continue
+                    obs, reward, terminated, truncated, _ = env.step(actions[j, i])
+                    observations[j, i] = obs
+                    returns[j, first + i] += reward
+                    running[j, i] = not (terminated or truncated)
+    return returns
 
 
 def normalized_score(returns, references: Optional[Dict[str, float]]):

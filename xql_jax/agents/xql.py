@@ -25,6 +25,10 @@ from xql_jax.networks import CriticEnsemble, GaussianPolicy, ValueNet, gaussian_
 Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
 
+# Scalar hyperparameters the learner reads from ``OfflineState.hyperparams`` rather than from the static
+# config: they are arrays, so a vmap over states sweeps them alongside seeds in one program.
+SWEEPABLE = ("beta", "awr_temperature", "expectile", "discount")
+
 # AWR weights exp(advantage * temperature) are clipped here, as in IQL, so one lucky transition
 # cannot dominate the policy gradient.
 AWR_MAX_WEIGHT = 100.0
@@ -84,7 +88,10 @@ class LearnerConfig:
 
 
 class OfflineState(NamedTuple):
-    """Everything the learner updates; ``value`` is None in the Q-only variant."""
+    """Everything the learner updates; ``value`` is None in the Q-only variant.
+
+    ``hyperparams`` maps each name in SWEEPABLE to a float32 scalar (one per member when vmapped).
+    """
 
     actor: TrainState
     critic: TrainState
@@ -92,6 +99,7 @@ class OfflineState(NamedTuple):
     value: Optional[TrainState]
     rng: jax.Array
     step: jax.Array
+    hyperparams: Dict[str, jax.Array]
 
 
 def _optimizer(learning_rate, grad_clip_norm: Optional[float]) -> optax.GradientTransformation:
@@ -110,9 +118,23 @@ def networks(config: LearnerConfig, action_dim: int):
 
 
 def create_state(
-    rng: jax.Array, observation_dim: int, action_dim: int, config: LearnerConfig
+    rng: jax.Array,
+    observation_dim: int,
+    action_dim: int,
+    config: LearnerConfig,
+    hyperparams: Optional[Dict[str, float]] = None,
 ) -> OfflineState:
-    """Initialise parameters and optimizers from one PRNG key."""
+    """Initialise parameters and optimizers from one PRNG key.
+
+    ``hyperparams`` overrides some of the SWEEPABLE values of ``config`` for this state.
+    """
+    hyperparams = dict(hyperparams or {})
+    unknown = sorted(set(hyperparams) - set(SWEEPABLE))
+    if unknown:
+        raise ValueError(f"{unknown} cannot be swept in one program; sweepable: {list(SWEEPABLE)}")
+    hyperparams = {
+        name: jnp.asarray(hyperparams.get(name, getattr(config, name)), jnp.float32) for name in SWEEPABLE
+    }
     actor_def, critic_def, value_def = networks(config, action_dim)
     rng, actor_key, critic_key, value_key = jax.random.split(rng, 4)
     observations = jnp.zeros((1, observation_dim), jnp.float32)
@@ -148,16 +170,17 @@ def create_state(
         value=value,
         rng=rng,
         step=jnp.zeros((), jnp.int32),
+        hyperparams=hyperparams,
     )
 
 
-def value_regression_loss(diff: jax.Array, config: LearnerConfig) -> jax.Array:
+def value_regression_loss(diff: jax.Array, config: LearnerConfig, hyperparams) -> jax.Array:
     """Mean Gumbel (X-QL) or expectile (IQL) loss of diff = target - prediction."""
     if config.value_loss == "gumbel":
         return losses.gumbel_loss(
-            diff, config.beta, max_clip=config.max_clip, max_normalize=config.max_normalize
+            diff, hyperparams["beta"], max_clip=config.max_clip, max_normalize=config.max_normalize
         ).mean()
-    return losses.expectile_loss(diff, config.expectile).mean()
+    return losses.expectile_loss(diff, hyperparams["expectile"]).mean()
 
 
 def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
@@ -172,7 +195,7 @@ def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[
     def loss_fn(value_params):
         v = state.value.apply_fn({"params": value_params}, batch["observations"])
         diff = target_q - v
-        return value_regression_loss(diff, config), (v, diff)
+        return value_regression_loss(diff, config, state.hyperparams), (v, diff)
 
     (loss, (v, diff)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.value.params)
     metrics = {"value_loss": loss, "v": v.mean(), "q_minus_v": diff.mean(), "q_minus_v_max": diff.max()}
@@ -202,7 +225,7 @@ def update_actor(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tu
     """Advantage-weighted regression: maximise exp(adv * awr_temperature) * log pi(a|s)."""
     rng, dropout_key = jax.random.split(state.rng)
     advantages = _advantages(state, batch, config)
-    weights = jnp.minimum(jnp.exp(advantages * config.awr_temperature), AWR_MAX_WEIGHT)
+    weights = jnp.minimum(jnp.exp(advantages * state.hyperparams["awr_temperature"]), AWR_MAX_WEIGHT)
 
     def loss_fn(actor_params):
         means, log_stds = state.actor.apply_fn(
@@ -237,14 +260,16 @@ def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[
         )
     else:
         next_q = state.value.apply_fn({"params": state.value.params}, batch["next_observations"])
-    target = batch["rewards"] + config.discount * batch["masks"] * next_q
+    target = batch["rewards"] + state.hyperparams["discount"] * batch["masks"] * next_q
 
     def loss_fn(critic_params):
         q = state.critic.apply_fn({"params": critic_params}, batch["observations"], batch["actions"])
         diff = target[None] - q
         if config.q_only:
             # Each critic is its own Gumbel regression, so normalise per critic, not jointly.
-            loss = sum(value_regression_loss(diff[i], config) for i in range(config.num_critics))
+            loss = sum(
+                value_regression_loss(diff[i], config, state.hyperparams) for i in range(config.num_critics)
+            )
         else:
             loss = jnp.square(diff).mean(axis=1).sum()
         return loss, q

@@ -1,0 +1,101 @@
+"""Hyperparameter sweeps: scalar hyperparameters vmapped with the seeds, batch sizes as separate programs.
+
+  # the paper's beta ablation (App. D.5): 4 betas x 3 seeds = 12 learners in one program
+  python experiments/sweep.py --sweep=beta=0.5,1,2,5 --num_seeds=3 --workdir=runs/beta_ablation
+  # batch-size comparison: one program per batch size, each with its seeds vmapped
+  python experiments/sweep.py --batch_sizes=256,1024 --num_seeds=3 --workdir=runs/batch_ablation
+
+Writes ``<workdir>/batch<B>/`` per batch size (each a multi-member run) and ``<workdir>/results.csv``
+with the mean and std over seeds of the last and best scores for every setting.
+"""
+
+import csv
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from xql_jax.data import DatasetError  # noqa: E402
+from xql_jax.train import TrainingDiverged, parse_sweep, train_offline  # noqa: E402
+
+flags.DEFINE_string("env_name", "pointmaze-umaze-v0", "Dataset / environment name.")
+flags.DEFINE_string("dataset_path", None, "D4RL-layout HDF5 file; default: the embedded dataset.")
+flags.DEFINE_string("workdir", "runs/sweep", "Root folder of the sweep.")
+flags.DEFINE_integer("seed", 0, "First seed.")
+flags.DEFINE_integer("num_seeds", 3, "Seeds per setting, vmapped.")
+flags.DEFINE_multi_string("sweep", [], "NAME=v1,v2,... vmapped (beta, awr_temperature, expectile, discount).")
+flags.DEFINE_list("batch_sizes", [], "Batch sizes, one program each; default: the config's.")
+flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached.")
+flags.DEFINE_bool("progress", True, "Show progress bars.")
+config_flags.DEFINE_config_file(
+    "config", os.path.join(os.path.dirname(__file__), "..", "configs", "maze.py"), "Config file."
+)
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        sweep = parse_sweep(FLAGS.sweep)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+    batch_sizes = [int(b) for b in FLAGS.batch_sizes] or [FLAGS.config.batch_size]
+    rows = []
+    for batch_size in batch_sizes:
+        config = FLAGS.config.copy_and_resolve_references()
+        config.batch_size = batch_size
+        try:
+            summary = train_offline(
+                config,
+                os.path.join(FLAGS.workdir, f"batch{batch_size}"),
+                FLAGS.env_name,
+                seed=FLAGS.seed,
+                dataset_path=FLAGS.dataset_path,
+                data_dir=FLAGS.data_dir,
+                progress=FLAGS.progress,
+                num_seeds=FLAGS.num_seeds,
+                sweep=sweep,
+            )
+        except (DatasetError, ValueError, TrainingDiverged) as e:
+            sys.exit(f"error (batch size {batch_size}): {e}")
+        groups = summary.get("groups") or {
+            "all": {"last": _single(summary, "last"), "best": _single(summary, "best")}
+        }
+        for label, group in groups.items():
+            rows.append(
+                {
+                    "batch_size": batch_size,
+                    "setting": label,
+                    "metric": summary["metric"],
+                    "last_mean": group["last"]["mean"],
+                    "last_std": group["last"]["std"],
+                    "best_mean": group["best"]["mean"],
+                    "best_std": group["best"]["std"],
+                    "seeds": group["last"]["n"],
+                }
+            )
+    os.makedirs(FLAGS.workdir, exist_ok=True)
+    path = os.path.join(FLAGS.workdir, "results.csv")
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        print(
+            f"batch {row['batch_size']:>5} {row['setting']:<12} last {row['last_mean']:.1f} +- "
+            f"{row['last_std']:.1f}  best {row['best_mean']:.1f} +- {row['best_std']:.1f}  (n={row['seeds']})"
+        )
+    print(f"wrote {path}")
+
+
+def _single(summary, key):
+    value = summary.get(key)
+    return {"mean": value, "std": 0.0, "n": 0 if value is None else 1}
+
+
+if __name__ == "__main__":
+    app.run(main)
