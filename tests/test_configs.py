@@ -48,3 +48,18 @@ def test_tuned_table_selects_by_dataset_name():
 def test_unknown_variant_is_rejected():
     with pytest.raises(ValueError, match="unknown config variant 'sac'"):
         locomotion.get_config("sac")
+
+
+def test_loop_fields_are_checked_before_training():
+    config = maze.get_config()
+    config.max_steps = 1500  # not a whole number of 1000-step chunks
+    with pytest.raises(ValueError, match=r"max_steps \(1500\) must be a multiple of config.log_interval"):
+        validate_config(config)
+    config = maze.get_config()
+    config.eval_interval = 2500
+    with pytest.raises(ValueError, match=r"eval_interval \(2500\) must be a multiple"):
+        validate_config(config)
+    config = maze.get_config()
+    config.batch_size = 0
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        validate_config(config)

@@ -164,14 +164,25 @@ def make_train_chunk(config: xql.LearnerConfig, batch_size: int, num_steps: int,
 def init_member_states(
     members: Sequence[Member], observation_dim: int, action_dim: int, config: xql.LearnerConfig
 ) -> xql.OfflineState:
-    """Learner states stacked along a leading member axis."""
-    keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
-    hyperparams = {
-        name: jnp.asarray([m.hyperparams.get(name, getattr(config, name)) for m in members], jnp.float32)
-        for name in xql.SWEEPABLE
-    }
-    create = lambda key, h: xql.create_state(key, observation_dim, action_dim, config, h)  # noqa: E731
-    return jax.jit(jax.vmap(create))(keys, hyperparams)
+    """Learner states stacked along a leading member axis.
+
+    Members are initialised one by one and then stacked, not under vmap: a vmapped init batches
+    the QR decompositions of the orthogonal initializers, and jaxlib 0.10.2's CPU LAPACK kernels
+    deadlock when several batched QRs share a small thread pool (seen here with 3+ members).
+    """
+
+    def create(key, hyperparams):
+        return xql.create_state(key, observation_dim, action_dim, config, hyperparams)
+
+    create = jax.jit(create)
+    states = [
+        create(
+            jax.random.PRNGKey(m.seed),
+            {name: m.hyperparams.get(name, getattr(config, name)) for name in xql.SWEEPABLE},
+        )
+        for m in members
+    ]
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states)
 
 
 def member_mesh(num_members: int, shard: Optional[bool] = None, log=print) -> Optional[Mesh]:
@@ -208,6 +219,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
         if int(config[name]) <= 0:
             raise ValueError(f"config.{name} must be positive, got {config[name]}")
+    if config.max_steps % config.log_interval:
+        raise ValueError(
+            f"config.max_steps ({config.max_steps}) must be a multiple of config.log_interval "
+            f"({config.log_interval}), the length of one scanned chunk"
+        )
     if config.eval_interval % config.log_interval:
         raise ValueError(
             f"config.eval_interval ({config.eval_interval}) must be a multiple of config.log_interval "
@@ -300,8 +316,10 @@ def train_offline(
         if len(diverged) == len(members):
             raise TrainingDiverged(diverged[0] if single else f"every member diverged: {diverged}")
         bar.update(config.log_interval)
-        if (step % config.eval_interval == 0 or step >= config.max_steps) and is_writer:
-            actor_params = _to_host(state.actor.params)
+        if step % config.eval_interval == 0 or step >= config.max_steps:
+            actor_params = _to_host(state.actor.params)  # a collective: every process takes part
+            if not is_writer:
+                continue
             returns = evaluate(
                 lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
                 envs,
@@ -365,13 +383,13 @@ def _write_summaries(
             "diverged": diverged.get(i),
             "references": references,
         }
-        if i not in diverged or evaluations[i]:
-            best = max(evaluations[i], key=lambda e: e[key]) if evaluations[i] else None
-            summary.update(
-                last=None if i in diverged else evaluations[i][-1][key],
-                best=None if best is None else best[key],
-                best_step=None if best is None else best["step"],
-            )
+        # A diverged member keeps its best score from before it diverged but has no last score.
+        best = max(evaluations[i], key=lambda e: e[key]) if evaluations[i] else None
+        summary.update(
+            last=None if i in diverged or not evaluations[i] else evaluations[i][-1][key],
+            best=None if best is None else best[key],
+            best_step=None if best is None else best["step"],
+        )
         member_summaries.append(summary)
         with open(os.path.join(member_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)
@@ -391,8 +409,8 @@ def _write_summaries(
         "diverged": {s["member"]: s["diverged"] for s in member_summaries if s["diverged"]},
         "groups": {
             label: {
-                "last": _summarise([s["last"] for s in group if s.get("last") is not None]),
-                "best": _summarise([s["best"] for s in group if s.get("best") is not None]),
+                "last": _summarise([s["last"] for s in group if s["last"] is not None]),
+                "best": _summarise([s["best"] for s in group if s["best"] is not None]),
                 "members": [s["member"] for s in group],
             }
             for label, group in groups.items()
