@@ -117,14 +117,3 @@ def gaussian_log_prob(means: jax.Array, log_stds: jax.Array, actions: jax.Array)
 def maybe_min(q_values: jax.Array, use_min: bool) -> jax.Array:
     """Min over the critic axis (double-Q) or the first critic alone."""
     return jnp.min(q_values, axis=0) if use_min else q_values[0]
-
-
-__all__ = [
-    "MLP",
-    "ValueNet",
-    "Critic",
-    "CriticEnsemble",
-    "GaussianPolicy",
-    "gaussian_log_prob",
-    "maybe_min",
-]

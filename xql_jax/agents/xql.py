@@ -183,14 +183,15 @@ def value_regression_loss(diff: jax.Array, config: LearnerConfig, hyperparams) -
     return losses.expectile_loss(diff, hyperparams["expectile"]).mean()
 
 
+def target_critic_q(state: OfflineState, observations, actions, config: LearnerConfig) -> jax.Array:
+    """Q of the target critics: the min over the two with double Q, else the single critic."""
+    q = state.critic.apply_fn({"params": state.target_critic_params}, observations, actions)
+    return maybe_min(q, config.double_q)
+
+
 def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
     """Regress V(s) onto the (min of the) target critics at dataset actions."""
-    target_q = maybe_min(
-        state.critic.apply_fn(
-            {"params": state.target_critic_params}, batch["observations"], batch["actions"]
-        ),
-        config.double_q,
-    )
+    target_q = target_critic_q(state, batch["observations"], batch["actions"], config)
 
     def loss_fn(value_params):
         v = state.value.apply_fn({"params": value_params}, batch["observations"])
@@ -203,19 +204,11 @@ def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[
 
 
 def _advantages(state: OfflineState, batch: Batch, config: LearnerConfig) -> jax.Array:
-    target_q = maybe_min(
-        state.critic.apply_fn(
-            {"params": state.target_critic_params}, batch["observations"], batch["actions"]
-        ),
-        config.double_q,
-    )
+    target_q = target_critic_q(state, batch["observations"], batch["actions"], config)
     if config.q_only:
         # Without V, the baseline is Q at the policy's own mean action.
         means, _ = state.actor.apply_fn({"params": state.actor.params}, batch["observations"])
-        baseline = maybe_min(
-            state.critic.apply_fn({"params": state.target_critic_params}, batch["observations"], means),
-            config.double_q,
-        )
+        baseline = target_critic_q(state, batch["observations"], means, config)
     else:
         baseline = state.value.apply_fn({"params": state.value.params}, batch["observations"])
     return target_q - baseline
@@ -250,14 +243,7 @@ def update_actor(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tu
 def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
     """Fit the critics: MSE to r + discount * mask * V(s'), or Gumbel regression in the Q-only variant."""
     if config.q_only:
-        next_q = maybe_min(
-            state.critic.apply_fn(
-                {"params": state.target_critic_params},
-                batch["next_observations"],
-                batch["next_actions"],
-            ),
-            config.double_q,
-        )
+        next_q = target_critic_q(state, batch["next_observations"], batch["next_actions"], config)
     else:
         next_q = state.value.apply_fn({"params": state.value.params}, batch["next_observations"])
     target = batch["rewards"] + state.hyperparams["discount"] * batch["masks"] * next_q
