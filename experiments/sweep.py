@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from common import define_config_flag, parse_flags  # noqa: E402
 
 from xql_jax.data import DatasetError  # noqa: E402
 from xql_jax.train import TrainingDiverged, parse_sweep, train_offline  # noqa: E402
@@ -30,9 +30,7 @@ flags.DEFINE_multi_string("sweep", [], "NAME=v1,v2,... vmapped (beta, awr_temper
 flags.DEFINE_list("batch_sizes", [], "Batch sizes, one program each; default: the config's.")
 flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
-config_flags.DEFINE_config_file(
-    "config", os.path.join(os.path.dirname(__file__), "..", "configs", "maze.py"), "Config file."
-)
+define_config_flag()
 FLAGS = flags.FLAGS
 
 
@@ -98,4 +96,4 @@ def _single(summary, key):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from common import define_config_flag, parse_flags  # noqa: E402
 
 from xql_jax.data import DatasetError  # noqa: E402
 from xql_jax.train import TrainingDiverged, parse_sweep, train_offline  # noqa: E402
@@ -38,9 +38,7 @@ flags.DEFINE_bool("progress", True, "Show a tqdm progress bar.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: host:port of process 0 (jax.distributed).")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 flags.DEFINE_integer("process_id", None, "Multi-host: index of this process.")
-config_flags.DEFINE_config_file(
-    "config", os.path.join(os.path.dirname(__file__), "..", "configs", "maze.py"), "Config file."
-)
+define_config_flag()
 
 
 def main(argv):
@@ -97,4 +95,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

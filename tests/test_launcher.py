@@ -83,7 +83,9 @@ def test_missing_dataset_file_is_a_clear_error(tmp_path):
 def test_unknown_config_field_is_a_clear_error(tmp_path, data_dir):
     result = run([f"--data_dir={data_dir}", f"--workdir={tmp_path}/w", "--config.agent.betta=3", *TINY])
     assert result.returncode != 0
-    assert "betta" in result.stderr
+    assert "error: bad --config override: 'betta'" in result.stderr
+    assert 'Did you mean "beta"' in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_unknown_env_without_dataset_is_a_clear_error(tmp_path):
