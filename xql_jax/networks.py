@@ -7,9 +7,39 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+
+def _orthogonal_on_host(gaussian: np.ndarray) -> np.ndarray:
+    """Q of the QR of a tall Gaussian matrix, signs fixed by R's diagonal: Haar-random orthonormal columns."""
+    q, r = np.linalg.qr(gaussian)
+    return (q * np.sign(np.diag(r))).astype(gaussian.dtype)
+
+
+def orthogonal(scale: float = 1.0):
+    """flax's orthogonal initializer (same draws, same convention) with the QR done in numpy on the host.
+
+    jaxlib 0.10.2's CPU QR kernel waits on its thread pool for its batch items; two QRs running at
+    once (independent layers, a critic ensemble, several seeds) can take every thread of a 2-core
+    machine and deadlock at initialisation. A host callback runs one QR at a time.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        tall_shape = (max(rows, cols), min(rows, cols))
+        gaussian = jax.random.normal(key, tall_shape, dtype)
+        q = jax.pure_callback(
+            _orthogonal_on_host, jax.ShapeDtypeStruct(tall_shape, dtype), gaussian, vmap_method="sequential"
+        )
+        if rows < cols:
+            q = q.T
+        return scale * q.reshape(shape)
+
+    return init
+
 
 # Orthogonal init with gain sqrt(2) is what the IQL/jaxrl family uses for ReLU torsos.
-default_init = nn.initializers.orthogonal(jnp.sqrt(2.0))
+default_init = orthogonal(np.sqrt(2.0))
 
 
 class MLP(nn.Module):
@@ -99,7 +129,7 @@ class GaussianPolicy(nn.Module):
         features = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate)(
             observations, training=training
         )
-        means = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(1e-2))(features)
+        means = nn.Dense(self.action_dim, kernel_init=orthogonal(1e-2))(features)
         if self.tanh_mean:
             means = jnp.tanh(means)
         log_stds = self.param("log_stds", nn.initializers.zeros, (self.action_dim,))

@@ -164,25 +164,14 @@ def make_train_chunk(config: xql.LearnerConfig, batch_size: int, num_steps: int,
 def init_member_states(
     members: Sequence[Member], observation_dim: int, action_dim: int, config: xql.LearnerConfig
 ) -> xql.OfflineState:
-    """Learner states stacked along a leading member axis.
-
-    Members are initialised one by one and then stacked, not under vmap: a vmapped init batches
-    the QR decompositions of the orthogonal initializers, and jaxlib 0.10.2's CPU LAPACK kernels
-    deadlock when several batched QRs share a small thread pool (seen here with 3+ members).
-    """
-
-    def create(key, hyperparams):
-        return xql.create_state(key, observation_dim, action_dim, config, hyperparams)
-
-    create = jax.jit(create)
-    states = [
-        create(
-            jax.random.PRNGKey(m.seed),
-            {name: m.hyperparams.get(name, getattr(config, name)) for name in xql.SWEEPABLE},
-        )
-        for m in members
-    ]
-    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *states)
+    """Learner states stacked along a leading member axis."""
+    keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
+    hyperparams = {
+        name: jnp.asarray([m.hyperparams.get(name, getattr(config, name)) for m in members], jnp.float32)
+        for name in xql.SWEEPABLE
+    }
+    create = lambda key, h: xql.create_state(key, observation_dim, action_dim, config, h)  # noqa: E731
+    return jax.jit(jax.vmap(create))(keys, hyperparams)
 
 
 def member_mesh(num_members: int, shard: Optional[bool] = None, log=print) -> Optional[Mesh]:
