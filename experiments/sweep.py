@@ -16,50 +16,25 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
-from common import define_config_flag, parse_flags  # noqa: E402
+from common import define_run_flags, parse_flags, train_from_flags  # noqa: E402
 
-from xql_jax.data import DatasetError  # noqa: E402
-from xql_jax.train import TrainingDiverged, parse_sweep, train_offline  # noqa: E402
-
-flags.DEFINE_string("env_name", "pointmaze-umaze-v0", "Dataset / environment name.")
-flags.DEFINE_string("dataset_path", None, "D4RL-layout HDF5 file; default: the embedded dataset.")
+define_run_flags()
 flags.DEFINE_string("workdir", "runs/sweep", "Root folder of the sweep.")
-flags.DEFINE_integer("seed", 0, "First seed.")
-flags.DEFINE_integer("num_seeds", 3, "Seeds per setting, vmapped.")
-flags.DEFINE_multi_string("sweep", [], "NAME=v1,v2,... vmapped (beta, awr_temperature, expectile, discount).")
 flags.DEFINE_list("batch_sizes", [], "Batch sizes, one program each; default: the config's.")
-flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached.")
-flags.DEFINE_bool("progress", True, "Show progress bars.")
-define_config_flag()
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    try:
-        sweep = parse_sweep(FLAGS.sweep)
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
     batch_sizes = [int(b) for b in FLAGS.batch_sizes] or [FLAGS.config.batch_size]
     rows = []
     for batch_size in batch_sizes:
         config = FLAGS.config.copy_and_resolve_references()
         config.batch_size = batch_size
-        try:
-            summary = train_offline(
-                config,
-                os.path.join(FLAGS.workdir, f"batch{batch_size}"),
-                FLAGS.env_name,
-                seed=FLAGS.seed,
-                dataset_path=FLAGS.dataset_path,
-                data_dir=FLAGS.data_dir,
-                progress=FLAGS.progress,
-                num_seeds=FLAGS.num_seeds,
-                sweep=sweep,
-            )
-        except (DatasetError, ValueError, TrainingDiverged) as e:
-            sys.exit(f"error (batch size {batch_size}): {e}")
+        summary = train_from_flags(
+            config, os.path.join(FLAGS.workdir, f"batch{batch_size}"), context=f" (batch size {batch_size})"
+        )
         groups = summary.get("groups") or {
             "all": {"last": _single(summary, "last"), "best": _single(summary, "best")}
         }
