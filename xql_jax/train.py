@@ -252,11 +252,15 @@ def train_offline(
     mesh = member_mesh(len(members), shard, log=log)
     path, references = resolve_dataset(env_name, dataset_path, data_dir, log=log)
     dataset = preprocess_rewards(load_d4rl_hdf5(path), config.reward_preprocessing)
-    envs_per_member = min(config.eval_episodes, config.eval_envs)
-    envs = [[make_env(env_name) for _ in range(envs_per_member)] for _ in members]
-    check_shapes(dataset, envs[0][0])
+    probe_env = make_env(env_name)
+    check_shapes(dataset, probe_env)
+    probe_env.close()
 
+    # Process 0 evaluates and writes; other processes of a multi-host run only train.
     is_writer = jax.process_index() == 0
+    envs_per_member = min(config.eval_episodes, config.eval_envs)
+    envs = [[make_env(env_name) for _ in range(envs_per_member)] for _ in members] if is_writer else []
+    metric = "normalized_score" if references is not None else "return_mean"
     single = len(members) == 1
     member_dirs = [workdir if single else os.path.join(workdir, m.name) for m in members]
     loggers = []
@@ -329,8 +333,7 @@ def train_offline(
                 loggers[i].log_eval(step, result)
                 evaluations[i].append({"step": step, **result})
             live = [evaluations[i][-1] for i in range(len(members)) if i not in diverged]
-            key = "normalized_score" if references is not None else "return_mean"
-            bar.set_postfix({key.split("_")[0]: f"{np.mean([e[key] for e in live]):.1f}"})
+            bar.set_postfix({metric.split("_")[0]: f"{np.mean([e[metric] for e in live]):.1f}"})
     bar.close()
     for logger in loggers:
         logger.close()
@@ -345,6 +348,7 @@ def train_offline(
         evaluations,
         diverged,
         references,
+        metric,
         env_name,
         learner_config,
         step,
@@ -354,9 +358,18 @@ def train_offline(
 
 
 def _write_summaries(
-    members, member_dirs, evaluations, diverged, references, env_name, learner_config, step, start, workdir
+    members,
+    member_dirs,
+    evaluations,
+    diverged,
+    references,
+    key,
+    env_name,
+    learner_config,
+    step,
+    start,
+    workdir,
 ) -> Dict:
-    key = "normalized_score" if references is not None else "return_mean"
     member_summaries = []
     for i, (member, member_dir) in enumerate(zip(members, member_dirs, strict=True)):
         summary = {
