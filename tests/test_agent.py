@@ -130,7 +130,7 @@ def test_scan_of_k_steps_equals_k_single_steps(q_only):
 
 
 def test_config_rejects_unknown_and_invalid_fields():
-    with pytest.raises(ValueError, match=r"unknown learner config field\(s\) \['betta'\]"):
+    with pytest.raises(ValueError, match=r"unknown LearnerConfig field\(s\) \['betta'\]"):
         xql.LearnerConfig.from_dict({"betta": 1.0})
     with pytest.raises(ValueError, match="value_loss must be"):
         xql.LearnerConfig(value_loss="huber")

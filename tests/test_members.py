@@ -17,12 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_make_members_is_a_grid_of_sweeps_and_seeds():
-    members = make_members([0, 1], {"beta": [1.0, 5.0]})
+    members = make_members([0, 1], {"beta": [1.0, 5.0]}, xql.SWEEPABLE)
     assert [m.name for m in members] == ["seed0_beta1", "seed1_beta1", "seed0_beta5", "seed1_beta5"]
     with pytest.raises(ValueError, match=r"cannot sweep \['batch_size'\]"):
-        make_members([0], {"batch_size": [256]})
+        make_members([0], {"batch_size": [256]}, xql.SWEEPABLE)
     with pytest.raises(ValueError, match="beta values must be positive"):
-        make_members([0], {"beta": [0.0]})
+        make_members([0], {"beta": [0.0]}, xql.SWEEPABLE)
 
 
 def test_each_vmapped_member_equals_its_own_single_run():

@@ -1,8 +1,9 @@
-"""Environments the learners are evaluated in, by dataset name, with clear errors for unknown names."""
+"""Environments by name (embedded datasets, DeepMind Control tasks, gymnasium ids), with clear errors."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+import os
+from typing import Dict, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -58,19 +59,88 @@ class FixedGoalPointMaze(gym.Wrapper):
         return obs["observation"].astype(np.float32), float(reward), terminated, truncated, info
 
 
+class DMCEnv(gym.Env):
+    """A DeepMind Control suite task as a gymnasium environment with flat float32 state observations.
+
+    Episodes end by time limit only (1000 steps for every suite task), reported as ``truncated``, so
+    the learners bootstrap through them. A ``seed`` passed to ``reset`` reseeds the task's own
+    random state, which draws the initial configuration.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, domain: str, task: str, seed: Optional[int] = None):
+        # Nothing here renders; without a display dm_control's default (GLFW) warns at import.
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        from dm_control import suite
+
+        self._env = suite.load(domain, task, task_kwargs={"random": seed})
+        spec = self._env.action_spec()
+        self.action_space = gym.spaces.Box(
+            spec.minimum.astype(np.float32), spec.maximum.astype(np.float32), dtype=np.float32
+        )
+        dim = sum(int(np.prod(s.shape)) for s in self._env.observation_spec().values())
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+
+    @staticmethod
+    def _flat(observation) -> np.ndarray:
+        return np.concatenate([np.asarray(v, np.float32).ravel() for v in observation.values()])
+
+    def reset(self, *, seed: Optional[int] = None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._env.task.random.seed(seed)
+        return self._flat(self._env.reset().observation), {}
+
+    def step(self, action):
+        time_step = self._env.step(action)
+        terminated = time_step.last() and time_step.discount == 0.0
+        truncated = time_step.last() and not terminated
+        return self._flat(time_step.observation), float(time_step.reward or 0.0), terminated, truncated, {}
+
+
+def dmc_task(env_name: str) -> Optional[Tuple[str, str]]:
+    """("cheetah", "run") for "cheetah-run" when that is a DeepMind Control suite task, else None."""
+    domain, sep, task = env_name.partition("-")
+    if not sep or domain[:1].isupper():  # gymnasium ids are capitalised: "HalfCheetah-v5"
+        return None
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from dm_control import suite
+
+    if (domain, task) in suite.ALL_TASKS:
+        return domain, task
+    tasks = sorted(t for d, t in suite.ALL_TASKS if d == domain)
+    if tasks:
+        raise ValueError(f"unknown DeepMind Control task {env_name!r}; {domain} has tasks {tasks}")
+    return None
+
+
 def make_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
-    """The evaluation environment for a dataset name (embedded) or a gymnasium id."""
+    """The environment for a name: an embedded dataset, a DM Control ``domain-task``, or a gymnasium id."""
     if env_name in EMBEDDED_MAZES:
         env = FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
+    elif dmc_task(env_name) is not None:
+        env = DMCEnv(*dmc_task(env_name), seed=seed)
     else:
         try:
             env = gym.make(env_name)
         except gym.error.Error as e:
             raise ValueError(
-                f"unknown environment {env_name!r}: not an embedded dataset "
-                f"({sorted(EMBEDDED_MAZES)}) and gymnasium says: {e}"
+                f"unknown environment {env_name!r}: not an embedded dataset ({sorted(EMBEDDED_MAZES)}), "
+                f"not a DeepMind Control task (domain-task, e.g. cheetah-run), and gymnasium says: {e}"
             ) from None
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)
     return env
+
+
+def make_online_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
+    """``make_env`` with actions rescaled to [-1, 1], the range every online policy outputs."""
+    env = make_env(env_name, seed)
+    low, high = env.action_space.low, env.action_space.high
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ValueError(f"{env_name}: online agents need a bounded action space, got [{low}, {high}]")
+    if np.allclose(low, -1.0) and np.allclose(high, 1.0):
+        return env
+    return gym.wrappers.RescaleAction(env, -1.0, 1.0)

@@ -147,3 +147,46 @@ def gaussian_log_prob(means: jax.Array, log_stds: jax.Array, actions: jax.Array)
 def maybe_min(q_values: jax.Array, use_min: bool) -> jax.Array:
     """Min over the critic axis (double-Q) or the first critic alone."""
     return jnp.min(q_values, axis=0) if use_min else q_values[0]
+
+
+class TanhGaussianPolicy(nn.Module):
+    """SAC's policy: a diagonal Gaussian with state-dependent log-std, squashed by tanh.
+
+    Returns the pre-tanh means and log-stds; ``sample_tanh_gaussian`` draws squashed actions and
+    their log-densities. The log-std is bounded smoothly to [log_std_min, log_std_max] as in
+    pytorch_sac, which the paper's SAC builds on.
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, observations: jax.Array):
+        features = MLP(self.hidden_dims, activate_final=True)(observations)
+        means = nn.Dense(self.action_dim, kernel_init=orthogonal(1e-2))(features)
+        raw_log_stds = nn.Dense(self.action_dim, kernel_init=orthogonal(1e-2))(features)
+        unit = 0.5 * (jnp.tanh(raw_log_stds) + 1.0)
+        log_stds = self.log_std_min + (self.log_std_max - self.log_std_min) * unit
+        return means, log_stds
+
+
+def sample_tanh_gaussian(key: jax.Array, means: jax.Array, log_stds: jax.Array):
+    """A reparameterised tanh-Gaussian sample and its log-density (change of variables included)."""
+    pre_tanh = means + jnp.exp(log_stds) * jax.random.normal(key, means.shape)
+    # log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)), exact and stable for large |u|.
+    log_det = 2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
+    log_probs = gaussian_log_prob(means, log_stds, pre_tanh) - jnp.sum(log_det, -1)
+    return jnp.tanh(pre_tanh), log_probs
+
+
+class DeterministicPolicy(nn.Module):
+    """TD3's actor: tanh(MLP(s)), actions in [-1, 1]."""
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> jax.Array:
+        return jnp.tanh(MLP((*self.hidden_dims, self.action_dim))(observations))

@@ -20,6 +20,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from xql_jax import losses
+from xql_jax.agents.common import adam, config_from_dict, hyperparam_arrays
 from xql_jax.networks import CriticEnsemble, GaussianPolicy, ValueNet, gaussian_log_prob, maybe_min
 
 Batch = Dict[str, jax.Array]
@@ -73,14 +74,7 @@ class LearnerConfig:
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "LearnerConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown learner config field(s) {unknown}; known fields: {sorted(known)}")
-        values = dict(values)
-        if "hidden_dims" in values:
-            values["hidden_dims"] = tuple(int(h) for h in values["hidden_dims"])
-        return cls(**values)
+        return config_from_dict(cls, values)
 
     @property
     def num_critics(self) -> int:
@@ -102,13 +96,6 @@ class OfflineState(NamedTuple):
     hyperparams: Dict[str, jax.Array]
 
 
-def _optimizer(learning_rate, grad_clip_norm: Optional[float]) -> optax.GradientTransformation:
-    adam = optax.adam(learning_rate)
-    if grad_clip_norm is None:
-        return adam
-    return optax.chain(optax.clip_by_global_norm(grad_clip_norm), adam)
-
-
 def networks(config: LearnerConfig, action_dim: int):
     """The three flax modules of the learner (actor, critic ensemble, value)."""
     actor = GaussianPolicy(config.hidden_dims, action_dim, dropout_rate=config.actor_dropout_rate)
@@ -128,13 +115,7 @@ def create_state(
 
     ``hyperparams`` overrides some of the SWEEPABLE values of ``config`` for this state.
     """
-    hyperparams = dict(hyperparams or {})
-    unknown = sorted(set(hyperparams) - set(SWEEPABLE))
-    if unknown:
-        raise ValueError(f"{unknown} cannot be swept in one program; sweepable: {list(SWEEPABLE)}")
-    hyperparams = {
-        name: jnp.asarray(hyperparams.get(name, getattr(config, name)), jnp.float32) for name in SWEEPABLE
-    }
+    hyperparams = hyperparam_arrays(config, hyperparams, SWEEPABLE)
     actor_def, critic_def, value_def = networks(config, action_dim)
     rng, actor_key, critic_key, value_key = jax.random.split(rng, 4)
     observations = jnp.zeros((1, observation_dim), jnp.float32)
@@ -147,20 +128,20 @@ def create_state(
     actor = TrainState.create(
         apply_fn=actor_def.apply,
         params=actor_def.init(actor_key, observations)["params"],
-        tx=_optimizer(actor_lr, config.grad_clip_norm),
+        tx=adam(actor_lr, config.grad_clip_norm),
     )
     critic_params = critic_def.init(critic_key, observations, actions)["params"]
     critic = TrainState.create(
         apply_fn=critic_def.apply,
         params=critic_params,
-        tx=_optimizer(config.critic_lr, config.grad_clip_norm),
+        tx=adam(config.critic_lr, config.grad_clip_norm),
     )
     value = None
     if not config.q_only:
         value = TrainState.create(
             apply_fn=value_def.apply,
             params=value_def.init(value_key, observations)["params"],
-            tx=_optimizer(config.value_lr, config.grad_clip_norm),
+            tx=adam(config.value_lr, config.grad_clip_norm),
         )
     return OfflineState(
         actor=actor,
@@ -290,3 +271,15 @@ def policy_actions(actor_def: nn.Module, actor_params, observations: jax.Array) 
     """Deterministic evaluation actions: the Gaussian mean (dropout off), clipped to [-1, 1]."""
     means, _ = actor_def.apply({"params": actor_params}, observations)
     return jnp.clip(means, -1.0, 1.0)
+
+
+def eval_actions(state: OfflineState, observations: jax.Array, config: LearnerConfig) -> jax.Array:
+    """The online loop's deterministic actions (the Gaussian mean), for fine-tuning."""
+    means, _ = state.actor.apply_fn({"params": state.actor.params}, observations)
+    return jnp.clip(means, -1.0, 1.0)
+
+
+def explore_actions(state: OfflineState, observations: jax.Array, key: jax.Array, config: LearnerConfig):
+    """Actions sampled from the Gaussian policy, clipped to [-1, 1]: how fine-tuning collects data."""
+    means, log_stds = state.actor.apply_fn({"params": state.actor.params}, observations)
+    return jnp.clip(means + jnp.exp(log_stds) * jax.random.normal(key, means.shape), -1.0, 1.0)

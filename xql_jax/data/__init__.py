@@ -7,6 +7,7 @@ from xql_jax.data.dataset import (
     load_d4rl_hdf5,
     preprocess_rewards,
     qlearning_transitions,
+    reward_transform,
 )
 from xql_jax.data.sampling import sample_batch, to_device
 
@@ -17,6 +18,7 @@ __all__ = [
     "load_d4rl_hdf5",
     "preprocess_rewards",
     "qlearning_transitions",
+    "reward_transform",
     "sample_batch",
     "to_device",
 ]

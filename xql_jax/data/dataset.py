@@ -156,17 +156,19 @@ def episode_returns(dataset: Dataset) -> np.ndarray:
     return cumulative[ends] - cumulative[starts]
 
 
-def preprocess_rewards(dataset: Dataset, mode: str) -> Dataset:
-    """Reward preprocessing of IQL / X-QL by domain.
+def reward_transform(dataset: Dataset, mode: str):
+    """(scale, shift) of the reward preprocessing of IQL / X-QL by domain: r -> scale * r + shift.
 
-    - "locomotion": r * 1000 / (max episode return - min episode return)
-    - "antmaze":    r - 1
+    - "locomotion": scale 1000 / (max episode return - min episode return)
+    - "antmaze":    shift -1
     - "none":       unchanged
+
+    Fine-tuning applies the same transform, fixed by the offline data, to the rewards it collects.
     """
     if mode == "none":
-        return dataset
+        return 1.0, 0.0
     if mode == "antmaze":
-        return dataclasses.replace(dataset, rewards=dataset.rewards - 1.0)
+        return 1.0, -1.0
     if mode == "locomotion":
         returns = episode_returns(dataset)
         spread = float(returns.max() - returns.min())
@@ -175,5 +177,13 @@ def preprocess_rewards(dataset: Dataset, mode: str) -> Dataset:
                 "locomotion reward scaling needs episodes with different returns; all "
                 f"{len(returns)} episode(s) return {returns.max():.3f}. Use reward_preprocessing='none'."
             )
-        return dataclasses.replace(dataset, rewards=(dataset.rewards * (1000.0 / spread)).astype(np.float32))
+        return 1000.0 / spread, 0.0
     raise ValueError(f"unknown reward_preprocessing {mode!r}; use 'locomotion', 'antmaze' or 'none'")
+
+
+def preprocess_rewards(dataset: Dataset, mode: str) -> Dataset:
+    """The dataset with its rewards transformed by ``reward_transform(dataset, mode)``."""
+    scale, shift = reward_transform(dataset, mode)
+    if (scale, shift) == (1.0, 0.0):
+        return dataset
+    return dataclasses.replace(dataset, rewards=(dataset.rewards * scale + shift).astype(np.float32))

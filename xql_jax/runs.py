@@ -1,0 +1,258 @@
+"""Machinery shared by the training loops: members, devices, divergence, per-member outputs.
+
+A run trains one or more *members* in one program: every member is a (seed, hyperparameter
+override) pair, the learner states are stacked along a leading member axis and ``jax.vmap`` runs
+them together. With several devices the member axis is laid over all of them (``jax.sharding``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import time
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh
+
+from xql_jax.evaluation import normalized_score
+from xql_jax.logger import RunLogger
+
+MEMBER_AXIS = "members"
+
+# A finite loss above this is treated as divergence too: with the paper's reward scales healthy
+# losses stay many orders of magnitude below it.
+EXPLODING_LOSS = 1e8
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or statistic became non-finite or exploded; the message names the step and the quantity."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One learner of a multi-member run: its seed and its overrides of sweepable hyperparameters."""
+
+    seed: int
+    hyperparams: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        overrides = "".join(f"_{k}{v:g}" for k, v in sorted(self.hyperparams.items()))
+        return f"seed{self.seed}{overrides}"
+
+
+def make_members(
+    seeds: Sequence[int], sweep: Optional[Dict[str, Sequence[float]]] = None, sweepable: Sequence[str] = ()
+) -> List[Member]:
+    """Every seed for every combination of the swept values (a grid)."""
+    sweep = dict(sweep or {})
+    unknown = sorted(set(sweep) - set(sweepable))
+    if unknown:
+        raise ValueError(
+            f"cannot sweep {unknown} in one program; sweepable: {list(sweepable)} "
+            "(sweep other fields, e.g. batch_size, with separate runs: experiments/sweep.py)"
+        )
+    for name, values in sweep.items():
+        if not values:
+            raise ValueError(f"sweep over {name} has no values")
+        if name == "beta" and min(values) <= 0:
+            raise ValueError(f"beta values must be positive, got {list(values)}")
+    names = sorted(sweep)
+    return [
+        Member(seed, dict(zip(names, combo, strict=True)))
+        for combo in itertools.product(*(sweep[n] for n in names))
+        for seed in seeds
+    ]
+
+
+def parse_sweep(specs: Sequence[str]) -> Dict[str, List[float]]:
+    """Parse ["beta=1,2,5", ...] (the launchers' --sweep flags) into {"beta": [1.0, 2.0, 5.0]}."""
+    sweep = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        try:
+            sweep[name.strip()] = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise ValueError(f"--sweep={spec}: expected NAME=v1,v2,... with numbers") from None
+        if not sep:
+            raise ValueError(f"--sweep={spec}: expected NAME=v1,v2,...")
+    return sweep
+
+
+def member_mesh(num_members: int, shard: Optional[bool] = None, log=print) -> Optional[Mesh]:
+    """A 1-D mesh over all devices for the member axis, or None to stay on one device.
+
+    ``shard=None`` shards when there are several devices and they divide the members evenly.
+    """
+    devices = jax.devices()
+    if shard is False or (shard is None and len(devices) == 1):
+        return None
+    if num_members % len(devices):
+        if shard:
+            raise ValueError(
+                f"{num_members} members cannot be split evenly over {len(devices)} devices; "
+                "choose num_seeds x sweep size as a multiple of the device count, or --shard=false"
+            )
+        log(f"{num_members} members do not divide over {len(devices)} devices: running on one device")
+        return None
+    return Mesh(np.asarray(devices), (MEMBER_AXIS,))
+
+
+def to_host(tree):
+    """Fetch arrays to numpy; across processes the member axis is gathered first."""
+    if jax.process_count() > 1:
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
+def divergence(metrics: Mapping[str, float], step: int) -> Optional[str]:
+    """A message naming the step and the quantity when a metric is non-finite or a loss exploded."""
+    for name, value in metrics.items():
+        if not np.isfinite(value):
+            return f"training diverged at step {step}: {name} = {value} (not finite)"
+        if name.endswith("loss") and abs(value) > EXPLODING_LOSS:
+            return f"training diverged at step {step}: {name} = {value:.3g} exceeds {EXPLODING_LOSS:.0e}"
+    return None
+
+
+def _summarise(values: List[float]) -> Dict[str, Optional[float]]:
+    if not values:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
+
+
+class MemberRecords:
+    """Each member's outputs: workdir, logs, evaluations, and whether (and why) it diverged.
+
+    With one member its outputs go to ``workdir``; with several, to ``workdir/<member name>/`` and
+    the mean/std over seeds to ``workdir/summary.json``. Only the writing process (process 0 of a
+    multi-host run) creates files.
+    """
+
+    def __init__(self, workdir: str, members: Sequence[Member], config_json: str, writer: bool = True):
+        self.workdir = workdir
+        self.members = list(members)
+        self.writer = writer
+        single = len(self.members) == 1
+        self.dirs = [workdir if single else os.path.join(workdir, m.name) for m in self.members]
+        self.loggers: List[RunLogger] = []
+        self.evaluations: List[List[Dict]] = [[] for _ in self.members]
+        self.diverged: Dict[int, str] = {}
+        self.start = time.time()
+        if writer:
+            for member_dir in self.dirs:
+                os.makedirs(member_dir, exist_ok=True)
+                with open(os.path.join(member_dir, "config.json"), "w") as f:
+                    f.write(config_json)
+                self.loggers.append(RunLogger(member_dir))
+
+    @property
+    def live(self) -> List[int]:
+        return [i for i in range(len(self.members)) if i not in self.diverged]
+
+    def log_train(
+        self, step: int, metrics: Mapping[str, np.ndarray], extra: Optional[Mapping] = None, log=print
+    ):
+        """Check every live member's averaged metrics (arrays over members) for divergence, then log them.
+
+        A member that diverges is dropped from logging and evaluation; when none is left the run
+        stops with TrainingDiverged naming the step and the quantity.
+        """
+        for i in self.live:
+            member_metrics = {k: float(v[i]) for k, v in metrics.items()}
+            message = divergence(member_metrics, step)
+            if message:
+                self.diverged[i] = message
+                log(f"{self.members[i].name}: {message}")
+            elif self.writer:
+                row = dict(member_metrics)
+                for name, value in (extra or {}).items():
+                    row[name] = value[i] if isinstance(value, (list, np.ndarray)) else value
+                self.loggers[i].log_train(step, {k: v for k, v in row.items() if v is not None})
+        if not self.live:
+            if len(self.members) == 1:
+                raise TrainingDiverged(self.diverged[0])
+            raise TrainingDiverged(f"every member diverged: {self.diverged}")
+
+    def log_eval(self, step: int, returns: np.ndarray, references: Optional[Dict[str, float]]) -> None:
+        """Record evaluation returns [members, episodes] of the live members."""
+        for i in self.live:
+            scores = normalized_score(returns[i], references)
+            result = {
+                "return_mean": float(returns[i].mean()),
+                "return_std": float(returns[i].std()),
+                "normalized_score": None if scores is None else float(scores.mean()),
+                "normalized_score_std": None if scores is None else float(scores.std()),
+                "wall_time": time.time() - self.start,
+            }
+            if self.writer:
+                self.loggers[i].log_eval(step, result)
+            self.evaluations[i].append({"step": step, **result})
+
+    def latest_mean(self, metric: str) -> float:
+        return float(np.mean([self.evaluations[i][-1][metric] for i in self.live if self.evaluations[i]]))
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close()
+
+    def write_summaries(
+        self, steps: int, metric: str, info: Mapping, hyperparams: Mapping[str, float]
+    ) -> Dict:
+        """summary.json per member (and the aggregate with several); returns the run's summary.
+
+        ``info`` is copied into every summary (env name, algorithm, references); ``hyperparams``
+        holds the config's values of the sweepable hyperparameters, which members may override.
+        """
+        member_summaries = []
+        for i, (member, member_dir) in enumerate(zip(self.members, self.dirs, strict=True)):
+            evaluations = self.evaluations[i]
+            # A diverged member keeps its best score from before it diverged but has no last score.
+            best = max(evaluations, key=lambda e: e[metric]) if evaluations else None
+            summary = {
+                **info,
+                "member": member.name,
+                "seed": member.seed,
+                "hyperparams": dict(hyperparams) | member.hyperparams,
+                "steps": steps,
+                "wall_time": time.time() - self.start,
+                "metric": metric,
+                "diverged": self.diverged.get(i),
+                "last": None if i in self.diverged or not evaluations else evaluations[-1][metric],
+                "best": None if best is None else best[metric],
+                "best_step": None if best is None else best["step"],
+            }
+            member_summaries.append(summary)
+            with open(os.path.join(member_dir, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2)
+        if len(self.members) == 1:
+            return member_summaries[0]
+
+        groups: Dict[str, List[Dict]] = {}
+        for member, summary in zip(self.members, member_summaries, strict=True):
+            label = "".join(f"{k}={v:g} " for k, v in sorted(member.hyperparams.items())).strip() or "all"
+            groups.setdefault(label, []).append(summary)
+        aggregate = {
+            **info,
+            "metric": metric,
+            "steps": steps,
+            "wall_time": time.time() - self.start,
+            "members": [s["member"] for s in member_summaries],
+            "diverged": {s["member"]: s["diverged"] for s in member_summaries if s["diverged"]},
+            "groups": {
+                label: {
+                    "last": _summarise([s["last"] for s in group if s["last"] is not None]),
+                    "best": _summarise([s["best"] for s in group if s["best"] is not None]),
+                    "members": [s["member"] for s in group],
+                }
+                for label, group in groups.items()
+            },
+        }
+        with open(os.path.join(self.workdir, "summary.json"), "w") as f:
+            json.dump(aggregate, f, indent=2)
+        return aggregate
