@@ -1,5 +1,6 @@
-"""What the launchers share: the run flags, the --config flag, and one guarded call to train_offline."""
+"""What the launchers share: run flags, the --config flag, clean exits on bad input, FINAL lines."""
 
+import contextlib
 import os
 import sys
 
@@ -7,9 +8,10 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from xql_jax.data import DatasetError
-from xql_jax.train import TrainingDiverged, parse_sweep, train_offline
+from xql_jax.runs import TrainingDiverged, parse_sweep
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "maze.py")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+DEFAULT_CONFIG = os.path.join(ROOT, "configs", "maze.py")
 # ml_collections raises these for an unknown or mistyped --config.* field.
 _OVERRIDE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
 FLAGS = flags.FLAGS
@@ -22,26 +24,37 @@ def _exit_with(error: BaseException):
     sys.exit(f"error: bad --config override: {' '.join(detail.split())}")
 
 
-def define_run_flags(default_config: str = DEFAULT_CONFIG) -> None:
-    """Flags of every offline launcher: data, seeds, sweeps, devices, and the config file."""
-    flags.DEFINE_string("env_name", "pointmaze-umaze-v0", "Dataset / environment name.")
-    flags.DEFINE_string("dataset_path", None, "D4RL-layout HDF5 file; default: the embedded dataset.")
+def _define_member_flags(default_config: str) -> None:
     flags.DEFINE_integer("seed", 0, "First seed; seeds seed .. seed + num_seeds - 1 run.")
     flags.DEFINE_integer("num_seeds", 1, "Seeds trained together in one vmapped program.")
     flags.DEFINE_multi_string(
         "sweep",
         [],
-        "NAME=v1,v2,... : vmap these values of a scalar hyperparameter (beta, awr_temperature, "
-        "expectile, discount) alongside the seeds; repeat the flag for a grid.",
+        "NAME=v1,v2,... : vmap these values of a scalar hyperparameter (beta, discount; offline also "
+        "awr_temperature, expectile) alongside the seeds; repeat the flag for a grid.",
     )
     flags.DEFINE_enum("shard", "auto", ["auto", "true", "false"], "Lay the members over all devices.")
-    flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached (default ~/.cache/xql_jax).")
     flags.DEFINE_bool("progress", True, "Show a tqdm progress bar.")
     try:
         # With a default file, DEFINE_config_file already applies the command line's overrides.
         config_flags.DEFINE_config_file("config", default_config, "ml_collections config file[:variant].")
     except _OVERRIDE_ERRORS as e:
         _exit_with(e)
+
+
+def define_run_flags(default_config: str = DEFAULT_CONFIG) -> None:
+    """Flags of every offline launcher: data, seeds, sweeps, devices, and the config file."""
+    flags.DEFINE_string("env_name", "pointmaze-umaze-v0", "Dataset / environment name.")
+    flags.DEFINE_string("dataset_path", None, "D4RL-layout HDF5 file; default: the embedded dataset.")
+    flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached (default ~/.cache/xql_jax).")
+    _define_member_flags(default_config)
+
+
+def define_online_flags(default_config: str) -> None:
+    """Flags of the online launcher: environment, seeds, sweeps, devices, config, workdir."""
+    flags.DEFINE_string("env_name", "cheetah-run", "DeepMind Control domain-task, or a gymnasium id.")
+    flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/<variant>_seed<seed>.")
+    _define_member_flags(os.path.join(ROOT, default_config))
 
 
 def parse_flags(argv):
@@ -52,13 +65,28 @@ def parse_flags(argv):
         _exit_with(e)
 
 
+def shard_flag():
+    return {"auto": None, "true": True, "false": False}[FLAGS.shard]
+
+
+@contextlib.contextmanager
+def exit_on_errors(context: str = ""):
+    """Bad input or divergence ends the launcher with one line naming the problem, no traceback."""
+    try:
+        yield
+    except (DatasetError, ValueError, TrainingDiverged) as e:
+        sys.exit(f"error{context}: {e}")
+
+
 def train_from_flags(config, workdir: str, context: str = "") -> dict:
     """train_offline with the run flags; bad input or divergence exits with one line, no traceback."""
+    from xql_jax.train import train_offline
+
     try:
         sweep = parse_sweep(FLAGS.sweep)
     except ValueError as e:
         raise app.UsageError(str(e)) from None
-    try:
+    with exit_on_errors(context):
         return train_offline(
             config,
             workdir,
@@ -69,7 +97,32 @@ def train_from_flags(config, workdir: str, context: str = "") -> dict:
             progress=FLAGS.progress,
             num_seeds=FLAGS.num_seeds,
             sweep=sweep,
-            shard={"auto": None, "true": True, "false": False}[FLAGS.shard],
+            shard=shard_flag(),
         )
-    except (DatasetError, ValueError, TrainingDiverged) as e:
-        sys.exit(f"error{context}: {e}")
+
+
+def print_final(summary: dict, env_name: str, algo: str, seed: int) -> None:
+    """One FINAL line per group: the last and best evaluation (mean +- std over seeds)."""
+    if not summary:  # not the writing process of a multi-host run
+        return
+    if "groups" not in summary:
+        best = "none" if summary["best"] is None else f"{summary['best']:.1f}"
+        last = "diverged" if summary["last"] is None else f"{summary['last']:.1f}"
+        print(
+            f"FINAL {env_name} {algo} seed={seed}: {summary['metric']} last={last} best={best} (best over "
+            f"evaluations, step {summary['best_step']}) after {summary['steps']} steps, "
+            f"{summary['wall_time']:.0f}s"
+        )
+        return
+    for label, group in summary["groups"].items():
+        last, best = group["last"], group["best"]
+        if last["n"] == 0:
+            print(f"FINAL {env_name} {algo} {label}: every member diverged")
+            continue
+        print(
+            f"FINAL {env_name} {algo} {label}: {summary['metric']} last={last['mean']:.1f} "
+            f"+- {last['std']:.1f} best={best['mean']:.1f} +- {best['std']:.1f} (mean +- std over "
+            f"{last['n']} seeds) after {summary['steps']} steps, {summary['wall_time']:.0f}s"
+        )
+    if summary["diverged"]:
+        print(f"diverged: {summary['diverged']}")

@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
-from common import define_run_flags, parse_flags, train_from_flags  # noqa: E402
+from common import define_run_flags, parse_flags, print_final, train_from_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 define_run_flags()
@@ -37,27 +37,7 @@ def main(argv):
     default_name = f"{algo}_seed{FLAGS.seed}" if FLAGS.num_seeds == 1 else f"{algo}_{FLAGS.num_seeds}seeds"
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, default_name)
     summary = train_from_flags(config, workdir)
-    if not summary:  # not the writing process of a multi-host run
-        return
-    if "groups" not in summary:
-        print(
-            f"FINAL {FLAGS.env_name} {algo} seed={FLAGS.seed}: {summary['metric']} "
-            f"last={summary['last']:.1f} best={summary['best']:.1f} (best over evaluations, "
-            f"step {summary['best_step']}) after {summary['steps']} steps, {summary['wall_time']:.0f}s"
-        )
-        return
-    for label, group in summary["groups"].items():
-        last, best = group["last"], group["best"]
-        if last["n"] == 0:
-            print(f"FINAL {FLAGS.env_name} {algo} {label}: every member diverged")
-            continue
-        print(
-            f"FINAL {FLAGS.env_name} {algo} {label}: {summary['metric']} last={last['mean']:.1f} "
-            f"+- {last['std']:.1f} best={best['mean']:.1f} +- {best['std']:.1f} (mean +- std over "
-            f"{last['n']} seeds) after {summary['steps']} steps, {summary['wall_time']:.0f}s"
-        )
-    if summary["diverged"]:
-        print(f"diverged: {summary['diverged']}")
+    print_final(summary, FLAGS.env_name, algo, FLAGS.seed)
 
 
 if __name__ == "__main__":

@@ -143,4 +143,5 @@ def make_online_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
         raise ValueError(f"{env_name}: online agents need a bounded action space, got [{low}, {high}]")
     if np.allclose(low, -1.0) and np.allclose(high, 1.0):
         return env
-    return gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    ones = np.ones(env.action_space.shape, np.float32)
+    return gym.wrappers.RescaleAction(env, -ones, ones)

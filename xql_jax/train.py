@@ -8,7 +8,7 @@ Members (seeds x swept hyperparameters) train together in one vmapped program (`
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +24,7 @@ from xql_jax.data import (
     load_d4rl_hdf5,
     pointmaze,
     preprocess_rewards,
+    reward_transform,
     sample_batch,
     to_device,
 )
@@ -106,7 +107,11 @@ def init_member_states(
 
 
 def learner_config_from(config: ml_collections.ConfigDict) -> xql.LearnerConfig:
-    return xql.LearnerConfig.from_dict({**config.agent.to_dict(), "decay_steps": config.max_steps})
+    """The learner's config; the actor's cosine schedule spans the whole run, fine-tuning included."""
+    online_steps = config.online.max_steps if "online" in config else 0
+    return xql.LearnerConfig.from_dict(
+        {**config.agent.to_dict(), "decay_steps": config.max_steps + online_steps}
+    )
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -124,6 +129,15 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             f"({config.log_interval}), the length of one scanned chunk"
         )
     learner_config_from(config)  # raises on unknown or invalid learner fields
+
+
+class OfflineRun(NamedTuple):
+    summary: Dict  # as saved in summary.json ({} on processes that do not write)
+    state: xql.OfflineState  # final learner states, stacked over members
+    members: List[Member]
+    dataset: Dataset  # rewards preprocessed
+    references: Optional[Dict[str, float]]
+    reward_transform: Tuple[float, float]  # (scale, shift) that preprocessed the rewards
 
 
 def train_offline(
@@ -147,18 +161,23 @@ def train_offline(
     """
     return run_offline(
         config, workdir, env_name, seed, dataset_path, data_dir, progress, log, num_seeds, sweep, shard
-    )[0]
+    ).summary
 
 
 def load_offline_data(config, env_name: str, dataset_path: Optional[str], data_dir: Optional[str], log=print):
-    """The preprocessed dataset and its reference returns, checked against the environment's shapes."""
+    """The preprocessed dataset, its reference returns, and the reward transform (scale, shift) applied.
+
+    The dataset is checked against the environment's observation and action shapes.
+    """
     path, references = resolve_dataset(env_name, dataset_path, data_dir, log=log)
-    dataset = preprocess_rewards(load_d4rl_hdf5(path), config.reward_preprocessing)
+    raw = load_d4rl_hdf5(path)
+    transform = reward_transform(raw, config.reward_preprocessing)
+    dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = make_env(env_name)
     check_shapes(dataset, probe_env)
     probe_env.close()
     log(f"{env_name}: {len(dataset)} transitions from {path}")
-    return dataset, references
+    return dataset, references, transform
 
 
 def run_offline(
@@ -173,13 +192,13 @@ def run_offline(
     num_seeds: int = 1,
     sweep: Optional[Dict[str, Sequence[float]]] = None,
     shard: Optional[bool] = None,
-) -> Tuple[Dict, xql.OfflineState]:
-    """``train_offline`` that also returns the final learner states (stacked over members)."""
+) -> "OfflineRun":
+    """``train_offline`` that also returns what fine-tuning continues from: states, data, members."""
     validate_config(config)
     learner_config = learner_config_from(config)
     members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
     mesh = member_mesh(len(members), shard, log=log)
-    dataset, references = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
+    dataset, references, transform = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
 
     # Process 0 evaluates and writes; other processes of a multi-host run only train.
     is_writer = jax.process_index() == 0
@@ -225,8 +244,9 @@ def run_offline(
     for member_envs in envs:
         for env in member_envs:
             env.close()
-    if not is_writer:
-        return {}, state
-    info = {"env_name": env_name, "value_loss": learner_config.value_loss, "references": references}
-    hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
-    return records.write_summaries(step, metric, info, hyperparams), state
+    summary = {}
+    if is_writer:
+        info = {"env_name": env_name, "value_loss": learner_config.value_loss, "references": references}
+        hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
+        summary = records.write_summaries(step, metric, info, hyperparams)
+    return OfflineRun(summary, state, members, dataset, references, transform)

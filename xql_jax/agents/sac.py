@@ -76,7 +76,7 @@ class SACState(NamedTuple):
     target_critic_params: Any
     value: TrainState
     target_value_params: Any
-    log_temperature: TrainState  # params: a scalar log(alpha)
+    log_temperature: TrainState  # params: {"log_alpha": scalar}
     rng: jax.Array
     step: jax.Array
     hyperparams: Dict[str, jax.Array]
@@ -114,7 +114,7 @@ def create_state(rng, observation_dim: int, action_dim: int, config: SACConfig, 
         target_value_params=copy(value_params),
         log_temperature=TrainState.create(
             apply_fn=None,
-            params=jnp.log(jnp.asarray(config.init_temperature, jnp.float32)),
+            params={"log_alpha": jnp.log(jnp.asarray(config.init_temperature, jnp.float32))},
             tx=optax.adam(config.temperature_lr),
         ),
         rng=rng,
@@ -125,6 +125,11 @@ def create_state(rng, observation_dim: int, action_dim: int, config: SACConfig, 
 
 def _target_entropy(config: SACConfig, action_dim: int) -> float:
     return -float(action_dim) if config.target_entropy is None else config.target_entropy
+
+
+def temperature(state: SACState) -> jax.Array:
+    """The entropy temperature alpha."""
+    return jnp.exp(state.log_temperature.params["log_alpha"])
 
 
 def _sample(state: SACState, actor_params, observations, key):
@@ -154,7 +159,7 @@ def update_value(state: SACState, batch: Batch, key, config: SACConfig) -> Tuple
         config.double_q,
     )
     if config.value_loss == "soft":
-        q = q - jnp.exp(state.log_temperature.params) * log_probs
+        q = q - temperature(state) * log_probs
     q = jax.lax.stop_gradient(q)
 
     def loss_fn(value_params):
@@ -175,7 +180,7 @@ def update_value(state: SACState, batch: Batch, key, config: SACConfig) -> Tuple
 
 def update_actor_and_temperature(state: SACState, batch: Batch, key, config: SACConfig):
     """SAC's policy step, then the temperature step toward the target entropy."""
-    alpha = jnp.exp(state.log_temperature.params)
+    alpha = temperature(state)
 
     def actor_loss_fn(actor_params):
         actions, log_probs = _sample(state, actor_params, batch["observations"], key)
@@ -188,8 +193,8 @@ def update_actor_and_temperature(state: SACState, batch: Batch, key, config: SAC
     action_dim = batch["actions"].shape[-1]
     entropy = -jax.lax.stop_gradient(log_probs).mean()
 
-    def temperature_loss_fn(log_temperature):
-        return jnp.exp(log_temperature) * (entropy - _target_entropy(config, action_dim))
+    def temperature_loss_fn(params):
+        return jnp.exp(params["log_alpha"]) * (entropy - _target_entropy(config, action_dim))
 
     temperature_loss, temperature_grad = jax.value_and_grad(temperature_loss_fn)(state.log_temperature.params)
     metrics = {

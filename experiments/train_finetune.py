@@ -1,0 +1,56 @@
+"""Offline-to-online fine-tuning launcher: X-QL (or IQL) pretrained offline, then trained online.
+
+python experiments/train_finetune.py                                 # embedded PointMaze, X-QL
+python experiments/train_finetune.py --config=configs/finetune.py:iql --num_seeds=2
+python experiments/train_finetune.py --config.max_steps=20000 --config.online.max_steps=20000
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+from common import ROOT, define_run_flags, exit_on_errors, parse_flags, print_final, shard_flag  # noqa: E402
+
+FLAGS = flags.FLAGS
+define_run_flags(default_config=os.path.join(ROOT, "configs", "finetune.py"))
+flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/finetune_<algo>_seed<seed>.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.sweep:
+        raise app.UsageError("--sweep is not supported by fine-tuning; run one launch per value")
+    from xql_jax.finetune import train_finetune
+
+    config = FLAGS.config
+    algo = "xql" if config.agent.value_loss == "gumbel" else "iql"
+    name = (
+        f"finetune_{algo}_seed{FLAGS.seed}"
+        if FLAGS.num_seeds == 1
+        else f"finetune_{algo}_{FLAGS.num_seeds}seeds"
+    )
+    workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, name)
+    with exit_on_errors():
+        summary = train_finetune(
+            config,
+            workdir,
+            FLAGS.env_name,
+            seed=FLAGS.seed,
+            num_seeds=FLAGS.num_seeds,
+            dataset_path=FLAGS.dataset_path,
+            data_dir=FLAGS.data_dir,
+            shard=shard_flag(),
+            progress=FLAGS.progress,
+        )
+    if summary:
+        print("offline phase:")
+        print_final(summary["offline"], FLAGS.env_name, algo, FLAGS.seed)
+        print("after online fine-tuning:")
+    print_final(summary, FLAGS.env_name, algo, FLAGS.seed)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,49 @@
+"""Online X-SAC / SAC / X-TD3 / TD3 launcher (DeepMind Control tasks by domain-task, or gymnasium ids).
+
+python experiments/train_online.py --env_name=cheetah-run                          # X-SAC, paper beta
+python experiments/train_online.py --env_name=cheetah-run --config=configs/online.py:sac
+python experiments/train_online.py --env_name=walker-run --config=configs/online.py:xtd3 --num_seeds=4
+python experiments/train_online.py --env_name=HalfCheetah-v5 --config.agent.beta=2
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+from common import define_online_flags, exit_on_errors, parse_flags, print_final, shard_flag  # noqa: E402
+
+from configs.online import PAPER_BETAS  # noqa: E402
+
+FLAGS = flags.FLAGS
+define_online_flags(default_config="configs/online.py")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from xql_jax.online import train_online
+    from xql_jax.runs import parse_sweep
+
+    config = FLAGS.config
+    if config.agent.beta is None:
+        config.agent.beta = PAPER_BETAS.get(FLAGS.env_name, {}).get(config.variant)
+    name = config.variant if FLAGS.num_seeds == 1 else f"{config.variant}_{FLAGS.num_seeds}seeds"
+    workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, f"{name}_seed{FLAGS.seed}")
+    with exit_on_errors():
+        summary = train_online(
+            config,
+            workdir,
+            FLAGS.env_name,
+            seed=FLAGS.seed,
+            num_seeds=FLAGS.num_seeds,
+            sweep=parse_sweep(FLAGS.sweep),
+            shard=shard_flag(),
+            progress=FLAGS.progress,
+        )
+    print_final(summary, FLAGS.env_name, config.variant, FLAGS.seed)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,84 @@
+"""Offline-to-online fine-tuning (paper Table 3): pretrain X-QL (or IQL) offline, then keep training online.
+
+The offline phase is ``train.run_offline``. The online phase is ``online.run_online`` with the same
+learner (``learner="xql"``): its replay buffer starts with the whole dataset, new transitions are
+collected with the stochastic policy and appended, rewards get the dataset's preprocessing, and
+every update is the offline update on batches from the growing buffer. Both phases write to the
+same workdir, so metrics and evaluations form one curve whose steps continue across the switch.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from xql_jax.data import replay
+from xql_jax.online import run_online
+from xql_jax.train import run_offline, validate_config
+
+
+def online_config_from(config: ml_collections.ConfigDict, dataset_size: int) -> ml_collections.ConfigDict:
+    """The online loop's config for the fine-tuning phase of ``config`` (an offline config + ``online``)."""
+    online = ml_collections.ConfigDict(config.online.to_dict())
+    online.learner = "xql"
+    online.agent = ml_collections.ConfigDict(
+        {**config.agent.to_dict(), "decay_steps": config.max_steps + config.online.max_steps}
+    )
+    online.batch_size = config.batch_size
+    online.replay_capacity = dataset_size + config.online.max_steps  # nothing of the dataset is evicted
+    return online
+
+
+def validate_finetune_config(config: ml_collections.ConfigDict) -> None:
+    if "online" not in config:
+        raise ValueError("a fine-tuning config needs an `online` section (see configs/finetune.py)")
+    if config.agent.q_only:
+        raise ValueError(
+            "fine-tuning needs the V-based learner; q_only (paper Eq. 9) reads dataset next actions"
+        )
+    validate_config(config)
+
+
+def train_finetune(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    env_name: str,
+    seed: int = 0,
+    num_seeds: int = 1,
+    dataset_path: Optional[str] = None,
+    data_dir: Optional[str] = None,
+    shard: Optional[bool] = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Dict:
+    """Pretrain offline for ``config.max_steps``, then fine-tune online for ``config.online.max_steps``.
+
+    Returns the online phase's summary with the offline phase's summary under ``"offline"``.
+    """
+    validate_finetune_config(config)
+    offline = run_offline(
+        config, workdir, env_name, seed, dataset_path, data_dir, progress, log, num_seeds, None, shard
+    )
+    online_config = online_config_from(config, len(offline.dataset))
+    buffer = replay.from_dataset(offline.dataset, online_config.replay_capacity)
+    members = len(offline.members)
+    buffers = jax.tree_util.tree_map(lambda x: jnp.repeat(x[None], members, axis=0), buffer)
+    log(f"online fine-tuning for {config.online.max_steps} environment steps, dataset in the replay buffer")
+    return run_online(
+        online_config,
+        workdir,
+        env_name,
+        offline.members,
+        offline.state,
+        buffers,
+        shard=shard,
+        progress=progress,
+        log=log,
+        reward_transform=offline.reward_transform,
+        references=offline.references,
+        step_offset=config.max_steps,
+        info={"offline": offline.summary, "offline_steps": config.max_steps},
+    )
