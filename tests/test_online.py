@@ -141,6 +141,10 @@ def test_replay_buffer_is_a_ring_and_samples_only_filled_rows():
         buffer = add(buffer, row)
     assert int(buffer.size) == 4 and int(buffer.index) == 2
     np.testing.assert_array_equal(buffer.data["rewards"], [4.0, 5.0, 2.0, 3.0])  # 0 and 1 overwritten
+    packed = jax.jit(replay.add_packed)(
+        buffer, replay.pack(np.full(OBS_DIM, 7.0), np.full(ACT_DIM, 8.0), 9.0, 0.0, np.full(OBS_DIM, 10.0))
+    )
+    assert [float(packed.data[n][2].ravel()[0]) for n in replay.FIELDS] == [7.0, 8.0, 9.0, 0.0, 10.0]
     partial = add(
         replay.create(100, OBS_DIM, ACT_DIM), {n: jnp.ones(v.shape[1:]) for n, v in buffer.data.items()}
     )

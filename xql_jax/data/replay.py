@@ -10,6 +10,7 @@ from typing import Dict, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from xql_jax.data.dataset import Dataset
 
@@ -68,6 +69,34 @@ def add(buffer: ReplayBuffer, transition: Dict[str, jax.Array]) -> ReplayBuffer:
         size=jnp.minimum(buffer.size + 1, buffer.capacity),
         index=(buffer.index + 1) % buffer.capacity,
     )
+
+
+def pack(observations, actions, rewards, masks, next_observations) -> np.ndarray:
+    """One float32 row per transition (on the host), so a step sends one array to the device, not five."""
+    columns = [
+        observations,
+        actions,
+        np.asarray(rewards)[..., None],
+        np.asarray(masks)[..., None],
+        next_observations,
+    ]
+    return np.concatenate([np.asarray(c, np.float32) for c in columns], axis=-1)
+
+
+def add_packed(buffer: ReplayBuffer, row: jax.Array) -> ReplayBuffer:
+    """``add`` for a row made by ``pack`` (jittable)."""
+    observation_dim = buffer.data["observations"].shape[-1]
+    action_dim = buffer.data["actions"].shape[-1]
+    bounds = np.cumsum([observation_dim, action_dim, 1, 1])
+    observations, actions, rewards, masks, next_observations = jnp.split(row, bounds, axis=-1)
+    transition = {
+        "observations": observations,
+        "actions": actions,
+        "rewards": rewards[..., 0],
+        "masks": masks[..., 0],
+        "next_observations": next_observations,
+    }
+    return add(buffer, transition)
 
 
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Dict[str, jax.Array]:
