@@ -21,5 +21,7 @@ def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
     online.eval_interval = 5_000
     online.eval_episodes = config.eval_episodes
     online.eval_envs = config.eval_envs
+    online.bellman_error_interval = 0  # see configs/online.py
+    online.bellman_error_samples = 10_000
     config.online = online
     return config

@@ -83,4 +83,8 @@ def get_config(variant: str = "xsac") -> ml_collections.ConfigDict:
     config.eval_interval = 10_000
     config.eval_episodes = 10
     config.eval_envs = 10  # evaluation environments stepped in lockstep
+
+    # ---- Bellman-error study (paper Section 3.1, App. D.2) ----
+    config.bellman_error_interval = 0  # environment steps between saved errors; 0 = off (paper: 5000)
+    config.bellman_error_samples = 10_000  # replay transitions per save
     return config

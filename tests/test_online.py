@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.test_launcher import data_dir  # noqa: F401  (module fixture: a small embedded dataset)
-from xql_jax import losses
+from xql_jax import analysis, losses
 from xql_jax.agents import sac, td3
 from xql_jax.data import replay
 from xql_jax.envs import make_env, make_online_env
@@ -123,6 +123,21 @@ def test_xsac_value_fits_soft_value_without_log_probs():
         np.testing.assert_allclose(metrics["value_loss"], expected, rtol=1e-5)
 
 
+def test_bellman_errors_use_first_online_critic_and_deterministic_next_action():
+    module, config = AGENTS["xsac"]
+    state = module.create_state(jax.random.PRNGKey(1), OBS_DIM, ACT_DIM, config)
+    batch = fake_batch(5)
+    errors = analysis.bellman_errors(module, state, batch, config)
+    critic = lambda o, a: state.critic.apply_fn({"params": state.critic.params}, o, a)[0]  # noqa: E731
+    next_actions = jnp.tanh(
+        state.actor.apply_fn({"params": state.actor.params}, batch["next_observations"])[0]
+    )
+    expected = critic(batch["observations"], batch["actions"]) - (
+        batch["rewards"] + 0.99 * batch["masks"] * critic(batch["next_observations"], next_actions)
+    )
+    np.testing.assert_allclose(errors, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_tanh_gaussian_log_prob_matches_change_of_variables():
     means = jnp.asarray([[0.3, -1.2], [2.0, 0.0]])
     log_stds = jnp.asarray([[-0.5, 0.1], [-1.0, 0.3]])
@@ -205,7 +220,8 @@ def test_online_launcher_trains_and_writes_outputs(tmp_path, variant, env_name):
         "train_online.py",
         [f"--config={ROOT}/configs/online.py:{variant}", f"--env_name={env_name}", f"--workdir={tmp_path}"]
         + TINY_ONLINE
-        + beta,
+        + beta
+        + ["--config.bellman_error_interval=300", "--config.bellman_error_samples=50"],
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"FINAL {env_name} {variant} seed=0: return_mean last=" in result.stdout
@@ -218,6 +234,8 @@ def test_online_launcher_trains_and_writes_outputs(tmp_path, variant, env_name):
     summary = json.load(open(tmp_path / "summary.json"))
     assert summary["algo"] == variant and summary["steps"] == 600 and summary["hyperparams"]["beta"] > 0
     assert [json.loads(line)["step"] for line in open(tmp_path / "eval.jsonl")] == [300, 600]
+    errors = [np.load(tmp_path / "bellman_errors" / f"step_{t:09d}.npy") for t in (300, 600)]
+    assert all(e.shape == (50,) and np.isfinite(e).all() for e in errors)
 
 
 def test_online_seeds_in_one_program_and_unknown_task_beta(tmp_path):

@@ -21,6 +21,7 @@ import numpy as np
 import tqdm
 from jax.sharding import NamedSharding, PartitionSpec
 
+from xql_jax import analysis
 from xql_jax.agents import sac, td3, xql
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
@@ -60,7 +61,7 @@ def validate_online_config(config: ml_collections.ConfigDict) -> None:
     for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
         if int(config[name]) <= 0:
             raise ValueError(f"config.{name} must be positive, got {config[name]}")
-    for name in ("start_steps", "updates_per_step"):
+    for name in ("start_steps", "updates_per_step", "bellman_error_interval"):
         if int(config[name]) < 0:
             raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
     if config.replay_capacity < config.batch_size:
@@ -113,6 +114,15 @@ def make_step_functions(learner: str, agent_config, batch_size: int, updates_per
         learn=jax.jit(jax.vmap(learn_one), donate_argnums=(0, 3)),
         explore=jax.jit(jax.vmap(explore_one)),
         act=jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, agent_config))),
+        bellman_errors=jax.jit(
+            jax.vmap(
+                lambda s, b, key, n: analysis.bellman_errors(
+                    module, s, replay.sample(b, key, n), agent_config
+                ),
+                in_axes=(0, 0, None, None),
+            ),
+            static_argnums=3,
+        ),
         metric_zeros=metric_zeros,
     )
 
@@ -218,7 +228,7 @@ def run_online(
     scale, shift = reward_transform
     episode_returns = np.zeros(len(members))
     finished = [[] for _ in members]
-    learn_calls = 0
+    learn_calls = learn_calls_total = 0
     start = time.time()
     bar = tqdm.tqdm(
         total=config.max_steps, disable=not (progress and is_writer), desc=f"{env_name} {algo}", unit="step"
@@ -245,6 +255,7 @@ def run_online(
             state, actions, sums = fns["learn"](state, buffer, after, sums)
             actions = np.asarray(actions)
             learn_calls += 1
+            learn_calls_total += 1
         observations = after
 
         if t % config.log_interval == 0:
@@ -268,6 +279,11 @@ def run_online(
             )
             records.log_eval(step_offset + t, returns, references)
             bar.set_postfix({metric.split("_")[0]: f"{records.latest_mean(metric):.1f}"})
+        if config.bellman_error_interval and t % config.bellman_error_interval == 0 and learn_calls_total:
+            errors = to_host(
+                fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
+            )
+            records.save_array(f"bellman_errors/step_{step_offset + t:09d}.npy", errors)
     bar.close()
     records.close()
     for env in envs + [e for row in eval_envs for e in row]:

@@ -194,6 +194,17 @@ class MemberRecords:
                 self.loggers[i].log_eval(step, result)
             self.evaluations[i].append({"step": step, **result})
 
+    def save_array(self, name: str, values: np.ndarray) -> None:
+        """Save ``values[i]`` as ``<member dir>/name`` (.npy) for every live member, written then renamed."""
+        if not self.writer:
+            return
+        for i in self.live:
+            path = os.path.join(self.dirs[i], name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path + ".tmp", "wb") as f:
+                np.save(f, np.asarray(values[i]))
+            os.replace(path + ".tmp", path)
+
     def latest_mean(self, metric: str) -> float:
         return float(np.mean([self.evaluations[i][-1][metric] for i in self.live if self.evaluations[i]]))
 
