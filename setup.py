@@ -35,5 +35,10 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["xql_jax", "xql_jax.*"]),
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=8", "ruff>=0.5"]},
+    extras_require={
+        "test": ["pytest>=8", "ruff>=0.5"],
+        # GPU builds of the pinned jaxlib (pick the one matching the machine's CUDA driver).
+        "cuda12": ["jax[cuda12]==0.10.2"],
+        "cuda13": ["jax[cuda13]==0.10.2"],
+    },
 )

@@ -44,6 +44,8 @@ def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
     config.eval_interval = 50_000  # must be a multiple of log_interval
     config.eval_episodes = 10  # evaluation episodes per evaluation (100 for antmaze)
     config.eval_envs = 10  # environments stepped in lockstep during evaluation
+    config.checkpoint_interval = 50_000  # steps between checkpoints (and one at the end); 0: end only
+    config.checkpoints_to_keep = 2  # a run started again in the same workdir resumes from the latest
 
     if variant == "iql":
         agent.value_loss = "expectile"

@@ -12,5 +12,6 @@ def get_config(variant: str = "xql"):
     config.max_steps = 100_000
     config.log_interval = 1_000
     config.eval_interval = 5_000
+    config.checkpoint_interval = 10_000
     config.eval_episodes = 50  # random start cells make 10 episodes a noisy estimate
     return config

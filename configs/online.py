@@ -84,6 +84,9 @@ def get_config(variant: str = "xsac") -> ml_collections.ConfigDict:
     config.eval_episodes = 10
     config.eval_envs = 10  # evaluation environments stepped in lockstep
 
+    config.checkpoint_interval = 100_000  # environment steps between checkpoints (+ one at the end)
+    config.checkpoints_to_keep = 1  # each holds the replay buffers (about 170 MB per seed when full)
+
     # ---- Bellman-error study (paper Section 3.1, App. D.2) ----
     config.bellman_error_interval = 0  # environment steps between saved errors; 0 = off (paper: 5000)
     config.bellman_error_samples = 10_000  # replay transitions per save

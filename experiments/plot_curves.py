@@ -19,6 +19,7 @@ flags.DEFINE_list("runs", None, "LABEL=workdir[+workdir...] pairs.", required=Tr
 flags.DEFINE_string("out", "curve.png", "Output PNG.")
 flags.DEFINE_string("metric", "normalized_score", "Column of eval.jsonl to plot.")
 flags.DEFINE_string("title", "", "Plot title.")
+flags.DEFINE_string("xlabel", "learner steps", "x-axis label (online runs: environment steps).")
 FLAGS = flags.FLAGS
 
 
@@ -41,7 +42,7 @@ def main(_):
         ax.plot(steps, values.mean(0), label=f"{label} (n={len(curves)})")
         if len(curves) > 1:
             ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
-    ax.set_xlabel("learner steps")
+    ax.set_xlabel(FLAGS.xlabel)
     ax.set_ylabel(FLAGS.metric.replace("_", " "))
     ax.set_title(FLAGS.title)
     ax.grid(alpha=0.3)

@@ -120,3 +120,19 @@ def test_sample_batch_draws_whole_transitions(tmp_path):
     # Every sampled row is one transition: next_obs = obs + 1 in this file.
     np.testing.assert_allclose(batch["next_observations"][:, 0], batch["observations"][:, 0] + 1)
     np.testing.assert_allclose(batch["rewards"], batch["observations"][:, 0])
+
+
+def test_non_numeric_dtype_is_reported(tmp_path):
+    raw = raw_episodes()
+    raw["rewards"] = np.array([b"x"] * 7)
+    with pytest.raises(DatasetError, match="'rewards' has non-numeric dtype"):
+        load_d4rl_hdf5(write(tmp_path / "d.hdf5", raw))
+
+
+def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
+    from xql_jax.envs import make_env
+    from xql_jax.train import check_shapes
+
+    dataset = load_d4rl_hdf5(write(tmp_path / "d.hdf5", raw_episodes()))  # 2-d observations, 1-d actions
+    with pytest.raises(DatasetError, match=r"dims 2/1 but the environment expects \(4,\)/\(2,\)"):
+        check_shapes(dataset, make_env("pointmaze-umaze-v0"))

@@ -257,6 +257,22 @@ def test_online_seeds_in_one_program_and_unknown_task_beta(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_online_run_killed_mid_way_resumes_without_duplicate_rows(tmp_path):
+    from tests.test_checkpoints import kill_after_checkpoint
+
+    args = [f"--workdir={tmp_path}", "--config=configs/online.py:td3", "--config.checkpoint_interval=300"]
+    args += TINY_ONLINE + ["--config.max_steps=900", "--config.log_interval=100"]
+    kill_after_checkpoint("train_online.py", args, tmp_path, 300)
+    result = run_launcher("train_online.py", args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming from the checkpoint at step" in result.stdout
+    assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")] == list(
+        range(100, 901, 100)
+    )
+    assert [json.loads(line)["step"] for line in open(tmp_path / "eval.jsonl")] == [300, 600, 900]
+    assert json.load(open(tmp_path / "summary.json"))["steps"] == 900
+
+
 def test_online_divergence_stops_the_run_naming_step_and_loss(tmp_path):
     result = run_launcher(
         "train_online.py",

@@ -60,7 +60,18 @@ def train_finetune(
     """
     validate_finetune_config(config)
     offline = run_offline(
-        config, workdir, env_name, seed, dataset_path, data_dir, progress, log, num_seeds, None, shard
+        config,
+        workdir,
+        env_name,
+        seed,
+        dataset_path,
+        data_dir,
+        progress,
+        log,
+        num_seeds,
+        None,
+        shard,
+        checkpoint_name="checkpoints/offline",
     )
     online_config = online_config_from(config, len(offline.dataset))
     buffer = replay.from_dataset(offline.dataset, online_config.replay_capacity)
@@ -81,4 +92,6 @@ def train_finetune(
         references=offline.references,
         step_offset=config.max_steps,
         info={"offline": offline.summary, "offline_steps": config.max_steps},
+        config_json=config.to_json_best_effort(indent=2),
+        checkpoint_name="checkpoints/online",
     )

@@ -1,4 +1,10 @@
-"""Run outputs in a workdir: TensorBoard events plus append-only JSONL/CSV files flushed per write."""
+"""Run outputs in a workdir: TensorBoard events plus append-only JSONL/CSV files flushed per write.
+
+Every row is appended and flushed on its own, so a run killed at any moment leaves every file
+valid up to its last complete row. A resumed run first cuts the files back to the step of its
+checkpoint (``truncate_after``), dropping rows logged after it and any row cut off by the kill, so
+its rows continue the files without duplicates.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +25,18 @@ def _plain(value):
 class RunLogger:
     """Writes ``metrics.jsonl`` (training), ``eval.jsonl`` and ``eval.csv`` (evaluations) and TB events."""
 
-    def __init__(self, workdir: str, tensorboard: bool = True):
+    def __init__(self, workdir: str, tensorboard: bool = True, resume_step: Optional[int] = None):
         os.makedirs(workdir, exist_ok=True)
         self.workdir = workdir
         self._writer = None
+        if resume_step is not None:
+            self.truncate_after(resume_step)
         if tensorboard:
             from tensorboardX import SummaryWriter
 
-            self._writer = SummaryWriter(os.path.join(workdir, "tb"))
+            # purge_step makes TensorBoard drop the earlier run's events past the checkpoint.
+            purge = None if resume_step is None else resume_step + 1
+            self._writer = SummaryWriter(os.path.join(workdir, "tb"), purge_step=purge)
         self._csv_fields: Optional[list] = None
 
     def _append_jsonl(self, name: str, row: Mapping) -> None:
@@ -57,6 +67,58 @@ class RunLogger:
             writer.writerow({k: _plain(v) for k, v in row.items()})
         self._tensorboard(step, {k: v for k, v in results.items() if v is not None}, "eval")
 
+    def truncate_after(self, step: int) -> None:
+        """Keep only complete rows with ``step`` <= the given step (rewritten, then renamed into place)."""
+        for name in ("metrics.jsonl", "eval.jsonl"):
+            path = os.path.join(self.workdir, name)
+            if os.path.exists(path):
+                _rewrite(
+                    path,
+                    [
+                        line
+                        for line in open(path)
+                        if _jsonl_step(line) is not None and _jsonl_step(line) <= step
+                    ],
+                )
+        path = os.path.join(self.workdir, "eval.csv")
+        if os.path.exists(path):
+            lines = open(path).readlines()
+            kept = lines[:1] + [
+                line for line in lines[1:] if _csv_step(line) is not None and _csv_step(line) <= step
+            ]
+            _rewrite(path, kept if len(kept) > 1 else [])
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def _jsonl_step(line: str) -> Optional[int]:
+    if not line.endswith("\n"):
+        return None  # a row cut off by a kill
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None  # a row cut off by a kill
+
+
+def _csv_step(line: str) -> Optional[int]:
+    if not line.endswith("\n"):
+        return None  # a row cut off by a kill
+    try:
+        return int(line.split(",", 1)[0])
+    except ValueError:
+        return None
+
+
+def _rewrite(path: str, lines) -> None:
+    with open(path + ".tmp", "w") as f:
+        f.writelines(lines)
+    os.replace(path + ".tmp", path)
+
+
+def write_json(path: str, value) -> None:
+    """Write JSON to ``path`` atomically: a kill leaves the old file or the new one, never half of one."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(path + ".tmp", path)

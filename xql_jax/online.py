@@ -23,10 +23,19 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from xql_jax import analysis
 from xql_jax.agents import sac, td3, xql
+from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.evaluation import evaluate
-from xql_jax.runs import MEMBER_AXIS, Member, MemberRecords, make_members, member_mesh, to_host
+from xql_jax.runs import (
+    MEMBER_AXIS,
+    Member,
+    MemberRecords,
+    count_nonfinite,
+    make_members,
+    member_mesh,
+    to_host,
+)
 
 # learner name -> (module with create_state / update / explore_actions / eval_actions, its config class)
 LEARNERS = {
@@ -61,9 +70,11 @@ def validate_online_config(config: ml_collections.ConfigDict) -> None:
     for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
         if int(config[name]) <= 0:
             raise ValueError(f"config.{name} must be positive, got {config[name]}")
-    for name in ("start_steps", "updates_per_step", "bellman_error_interval"):
+    for name in ("start_steps", "updates_per_step", "bellman_error_interval", "checkpoint_interval"):
         if int(config[name]) < 0:
             raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
+    if config.checkpoints_to_keep < 1:
+        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
     if config.replay_capacity < config.batch_size:
         raise ValueError(f"config.replay_capacity ({config.replay_capacity}) is below the batch size")
     agent_config_from(config)  # raises on unknown or invalid agent fields
@@ -124,6 +135,7 @@ def make_step_functions(learner: str, agent_config, batch_size: int, updates_per
             static_argnums=3,
         ),
         metric_zeros=metric_zeros,
+        count_nonfinite=jax.jit(jax.vmap(lambda s: count_nonfinite(s.actor.params, s.critic.params))),
     )
 
 
@@ -184,12 +196,16 @@ def run_online(
     references: Optional[Dict[str, float]] = None,
     step_offset: int = 0,
     info: Optional[Dict] = None,
+    config_json: Optional[str] = None,
+    checkpoint_name: str = "checkpoints",
 ) -> Dict:
     """The loop itself, from given member-stacked learner states and replay buffers.
 
     ``reward_transform`` (scale, shift) is applied to collected rewards (fine-tuning uses the offline
     data's preprocessing); ``step_offset`` is added to the logged steps so a fine-tuning run's
-    online phase continues its offline curve.
+    online phase continues its offline curve; ``config_json`` is what config.json records
+    (default: ``config``). A checkpoint in ``<workdir>/<checkpoint_name>`` (learner states and
+    replay buffers) is resumed from; the environments then start new episodes.
     """
     validate_online_config(config)
     agent_config = agent_config_from(config)
@@ -206,7 +222,20 @@ def run_online(
         [make_online_env(env_name) for _ in range(min(config.eval_episodes, config.eval_envs))]
         for _ in members
     ]
-    records = MemberRecords(workdir, members, config.to_json_best_effort(indent=2), writer=is_writer)
+    checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
+    resume = None
+    if checkpointer.latest_step() is not None:
+        (state, buffer), resume = checkpointer.restore(checkpointer.latest_step(), (state, buffer))
+        log(f"resuming from the checkpoint at step {resume['step']} in {checkpointer.directory}")
+    first_t = resume["step"] - step_offset if resume else 0
+    records = MemberRecords(
+        workdir,
+        members,
+        config_json or config.to_json_best_effort(indent=2),
+        writer=is_writer,
+        resume=resume,
+        cut_logs=first_t < config.max_steps,
+    )
     metric = "normalized_score" if references is not None else "return_mean"
     eval_seed = 1_000_000 * (members[0].seed + 1)
     action_dim = envs[0].action_space.shape[0]
@@ -217,23 +246,32 @@ def run_online(
 
     # Distinct streams for the environments' initial states and the warm-up actions of each member.
     warmup_rngs = [np.random.default_rng([m.seed, 1]) for m in members]
+    if resume:
+        for rng, saved in zip(warmup_rngs, resume["warmup_rngs"], strict=True):
+            rng.bit_generator.state = saved
+    # A resumed run starts new episodes, seeded by the step, so it is reproducible but not identical
+    # to an uninterrupted run (simulator states are not checkpointed).
     observations = np.stack(
-        [env.reset(seed=10_000 * m.seed + 1)[0] for env, m in zip(envs, members, strict=True)]
+        [env.reset(seed=10_000 * m.seed + 1 + first_t)[0] for env, m in zip(envs, members, strict=True)]
     ).astype(np.float32)
-    if config.start_steps > 0:
+    if first_t + 1 < config.start_steps:
         actions = np.stack([rng.uniform(-1.0, 1.0, action_dim) for rng in warmup_rngs]).astype(np.float32)
     else:
-        state, actions = fns["explore"](state, observations.astype(np.float32))
+        state, actions = fns["explore"](state, observations)
         actions = np.asarray(actions)
     scale, shift = reward_transform
     episode_returns = np.zeros(len(members))
     finished = [[] for _ in members]
     learn_calls = learn_calls_total = 0
-    start = time.time()
+    started = time.time()
     bar = tqdm.tqdm(
-        total=config.max_steps, disable=not (progress and is_writer), desc=f"{env_name} {algo}", unit="step"
+        total=config.max_steps,
+        initial=first_t,
+        disable=not (progress and is_writer),
+        desc=f"{env_name} {algo}",
+        unit="step",
     )
-    for t in range(1, config.max_steps + 1):
+    for t in range(first_t + 1, config.max_steps + 1):
         actions = np.clip(np.nan_to_num(actions), -1.0, 1.0)  # a diverged member must not crash its simulator
         next_observations = np.empty_like(observations)
         rewards, masks = np.empty(len(members), np.float32), np.empty(len(members), np.float32)
@@ -262,10 +300,11 @@ def run_online(
             metrics = {}
             if learn_calls:
                 metrics = {k: v / learn_calls for k, v in to_host(sums).items()}
+                metrics["nonfinite_params"] = to_host(fns["count_nonfinite"](state))
                 sums, learn_calls = jax.tree_util.tree_map(jnp.zeros_like, sums), 0
             extra = {
                 "episode_return": [float(np.mean(f)) if f else None for f in finished],
-                "env_steps_per_second": t / (time.time() - start),
+                "env_steps_per_second": (t - first_t) / (time.time() - started),
             }
             finished = [[] for _ in members]
             records.log_train(step_offset + t, metrics, extra, log=log)
@@ -284,6 +323,11 @@ def run_online(
                 fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
             )
             records.save_array(f"bellman_errors/step_{step_offset + t:09d}.npy", errors)
+        if t == config.max_steps or (config.checkpoint_interval and t % config.checkpoint_interval == 0):
+            record = records.record(step_offset + t)
+            record["warmup_rngs"] = [rng.bit_generator.state for rng in warmup_rngs]
+            checkpointer.save(step_offset + t, (state, buffer), record)
+    checkpointer.close()
     bar.close()
     records.close()
     for env in envs + [e for row in eval_envs for e in row]:

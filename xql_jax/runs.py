@@ -15,12 +15,13 @@ import time
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
 from xql_jax.evaluation import normalized_score
-from xql_jax.logger import RunLogger
+from xql_jax.logger import RunLogger, write_json
 
 MEMBER_AXIS = "members"
 
@@ -111,13 +112,36 @@ def to_host(tree):
 
 
 def divergence(metrics: Mapping[str, float], step: int) -> Optional[str]:
-    """A message naming the step and the quantity when a metric is non-finite or a loss exploded."""
+    """A message naming the step and the quantity when a metric is non-finite or a loss exploded.
+
+    ``nonfinite_params`` (if present) counts parameter values that are NaN or infinite.
+    """
+    if metrics.get("nonfinite_params", 0) > 0:
+        count = int(metrics["nonfinite_params"])
+        return f"training diverged at step {step}: {count} parameter values are not finite"
     for name, value in metrics.items():
         if not np.isfinite(value):
             return f"training diverged at step {step}: {name} = {value} (not finite)"
         if name.endswith("loss") and abs(value) > EXPLODING_LOSS:
             return f"training diverged at step {step}: {name} = {value:.3g} exceeds {EXPLODING_LOSS:.0e}"
     return None
+
+
+def count_nonfinite(*trees) -> jax.Array:
+    """Number of NaN or infinite values in the arrays of ``trees`` (jittable)."""
+    leaves = jax.tree_util.tree_leaves(trees)
+    return sum(jnp.sum(~jnp.isfinite(leaf)) for leaf in leaves).astype(jnp.float32)
+
+
+def check_same_config(directory: str, config_json: str) -> None:
+    """Refuse to continue a workdir whose saved config differs from this run's."""
+    path = os.path.join(directory, "config.json")
+    if os.path.exists(path):
+        if json.loads(open(path).read()) != json.loads(config_json):
+            raise ValueError(
+                f"{directory} holds a run with a different config (config.json): resuming it with this "
+                "config would mix two runs. Use a new --workdir, or the same config to resume."
+            )
 
 
 def _summarise(values: List[float]) -> Dict[str, Optional[float]]:
@@ -134,7 +158,17 @@ class MemberRecords:
     multi-host run) creates files.
     """
 
-    def __init__(self, workdir: str, members: Sequence[Member], config_json: str, writer: bool = True):
+    def __init__(
+        self,
+        workdir: str,
+        members: Sequence[Member],
+        config_json: str,
+        writer: bool = True,
+        resume: Optional[Mapping] = None,
+        cut_logs: bool = True,
+    ):
+        """``resume`` is the ``record()`` of a checkpoint to continue from: its evaluations and
+        diverged members are restored and (with ``cut_logs``) the log files cut back to its step."""
         self.workdir = workdir
         self.members = list(members)
         self.writer = writer
@@ -144,12 +178,38 @@ class MemberRecords:
         self.evaluations: List[List[Dict]] = [[] for _ in self.members]
         self.diverged: Dict[int, str] = {}
         self.start = time.time()
+        resume_step = None
+        if resume is not None:
+            if list(resume["members"]) != [m.name for m in self.members]:
+                raise ValueError(
+                    f"the checkpoint in {workdir} holds members {resume['members']}, this run has "
+                    f"{[m.name for m in self.members]}: use a new --workdir or the same seeds and sweep"
+                )
+            resume_step = int(resume["step"])
+            self.evaluations = [list(e) for e in resume["evaluations"]]
+            self.diverged = {int(i): message for i, message in resume["diverged"].items()}
+            self.start -= float(resume["wall_time"])
         if writer:
             for member_dir in self.dirs:
                 os.makedirs(member_dir, exist_ok=True)
-                with open(os.path.join(member_dir, "config.json"), "w") as f:
+                if resume is not None:
+                    check_same_config(member_dir, config_json)
+                with open(os.path.join(member_dir, "config.json.tmp"), "w") as f:
                     f.write(config_json)
-                self.loggers.append(RunLogger(member_dir))
+                os.replace(
+                    os.path.join(member_dir, "config.json.tmp"), os.path.join(member_dir, "config.json")
+                )
+                self.loggers.append(RunLogger(member_dir, resume_step=resume_step if cut_logs else None))
+
+    def record(self, step: int) -> Dict:
+        """What a checkpoint stores about the run besides the learner state (JSON-serialisable)."""
+        return {
+            "step": step,
+            "members": [m.name for m in self.members],
+            "evaluations": self.evaluations,
+            "diverged": {str(i): message for i, message in self.diverged.items()},
+            "wall_time": time.time() - self.start,
+        }
 
     @property
     def live(self) -> List[int]:
@@ -170,7 +230,7 @@ class MemberRecords:
                 self.diverged[i] = message
                 log(f"{self.members[i].name}: {message}")
             elif self.writer:
-                row = dict(member_metrics)
+                row = {k: v for k, v in member_metrics.items() if k != "nonfinite_params"}
                 for name, value in (extra or {}).items():
                     row[name] = value[i] if isinstance(value, (list, np.ndarray)) else value
                 self.loggers[i].log_train(step, {k: v for k, v in row.items() if v is not None})
@@ -239,8 +299,7 @@ class MemberRecords:
                 "best_step": None if best is None else best["step"],
             }
             member_summaries.append(summary)
-            with open(os.path.join(member_dir, "summary.json"), "w") as f:
-                json.dump(summary, f, indent=2)
+            write_json(os.path.join(member_dir, "summary.json"), summary)
         if len(self.members) == 1:
             return member_summaries[0]
 
@@ -264,6 +323,5 @@ class MemberRecords:
                 for label, group in groups.items()
             },
         }
-        with open(os.path.join(self.workdir, "summary.json"), "w") as f:
-            json.dump(aggregate, f, indent=2)
+        write_json(os.path.join(self.workdir, "summary.json"), aggregate)
         return aggregate

@@ -18,6 +18,7 @@ import tqdm
 from jax.sharding import NamedSharding, PartitionSpec
 
 from xql_jax.agents import xql
+from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
     Dataset,
     DatasetError,
@@ -35,6 +36,7 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     Member,
     MemberRecords,
     TrainingDiverged,
+    count_nonfinite,
     make_members,
     member_mesh,
     parse_sweep,
@@ -75,7 +77,11 @@ def train_chunk_fn(config: xql.LearnerConfig, batch_size: int, num_steps: int):
             return xql.update(state._replace(rng=rng), batch, config)
 
         state, metrics = jax.lax.scan(step, state, None, length=num_steps)
-        return state, jax.tree_util.tree_map(jnp.mean, metrics)
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        metrics["nonfinite_params"] = count_nonfinite(
+            state.actor.params, state.critic.params, None if state.value is None else state.value.params
+        )
+        return state, metrics
 
     return train_chunk
 
@@ -118,6 +124,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
         if int(config[name]) <= 0:
             raise ValueError(f"config.{name} must be positive, got {config[name]}")
+    if config.checkpoint_interval < 0 or config.checkpoint_interval % config.log_interval:
+        raise ValueError(
+            f"config.checkpoint_interval ({config.checkpoint_interval}) must be 0 (only at the end) or a "
+            f"multiple of config.log_interval ({config.log_interval})"
+        )
+    if config.checkpoints_to_keep < 1:
+        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
     if config.max_steps % config.log_interval:
         raise ValueError(
             f"config.max_steps ({config.max_steps}) must be a multiple of config.log_interval "
@@ -192,8 +205,12 @@ def run_offline(
     num_seeds: int = 1,
     sweep: Optional[Dict[str, Sequence[float]]] = None,
     shard: Optional[bool] = None,
+    checkpoint_name: str = "checkpoints",
 ) -> "OfflineRun":
-    """``train_offline`` that also returns what fine-tuning continues from: states, data, members."""
+    """``train_offline`` that also returns what fine-tuning continues from: states, data, members.
+
+    A checkpoint in ``<workdir>/<checkpoint_name>`` is resumed from; a finished run is not retrained.
+    """
     validate_config(config)
     learner_config = learner_config_from(config)
     members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
@@ -205,7 +222,6 @@ def run_offline(
     envs_per_member = min(config.eval_episodes, config.eval_envs)
     envs = [[make_env(env_name) for _ in range(envs_per_member)] for _ in members] if is_writer else []
     metric = "normalized_score" if references is not None else "return_mean"
-    records = MemberRecords(workdir, members, config.to_json_best_effort(indent=2), writer=is_writer)
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
 
@@ -214,31 +230,52 @@ def run_offline(
     if mesh is not None:
         state = jax.device_put(state, NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
         data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
+    checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
+    resume = None
+    if checkpointer.latest_step() is not None:
+        state, resume = checkpointer.restore(checkpointer.latest_step(), state)
+        log(f"resuming from the checkpoint at step {resume['step']} in {checkpointer.directory}")
+    step = resume["step"] if resume else 0
+    records = MemberRecords(
+        workdir,
+        members,
+        config.to_json_best_effort(indent=2),
+        writer=is_writer,
+        resume=resume,
+        cut_logs=step < config.max_steps,  # a finished phase keeps what later phases logged
+    )
     train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
     actor_def = xql.networks(learner_config, dataset.action_dim)[0]
     act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
     eval_seed = 1_000_000 * (seed + 1)  # the same start states for every member: paired comparisons
 
-    bar = tqdm.tqdm(total=config.max_steps, disable=not (progress and is_writer), desc=env_name, unit="step")
-    step = 0
+    bar = tqdm.tqdm(
+        total=config.max_steps, initial=step, disable=not (progress and is_writer), desc=env_name, unit="step"
+    )
+    first_step, started = step, time.time()
     while step < config.max_steps:
         state, metrics = train_chunk(state, data)
         step += config.log_interval
         metrics = to_host(metrics)
-        records.log_train(step, metrics, {"steps_per_second": step / (time.time() - records.start)}, log=log)
+        speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
+        records.log_train(step, metrics, speed, log=log)
         bar.update(config.log_interval)
         if step % config.eval_interval == 0 or step >= config.max_steps:
             actor_params = to_host(state.actor.params)  # a collective: every process takes part
-            if not is_writer:
-                continue
-            returns = evaluate(
-                lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
-                envs,
-                config.eval_episodes,
-                eval_seed,
-            )
-            records.log_eval(step, returns, references)
-            bar.set_postfix({metric.split("_")[0]: f"{records.latest_mean(metric):.1f}"})
+            if is_writer:
+                returns = evaluate(
+                    lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
+                    envs,
+                    config.eval_episodes,
+                    eval_seed,
+                )
+                records.log_eval(step, returns, references)
+                bar.set_postfix({metric.split("_")[0]: f"{records.latest_mean(metric):.1f}"})
+        if step >= config.max_steps or (
+            config.checkpoint_interval and step % config.checkpoint_interval == 0
+        ):
+            checkpointer.save(step, state, records.record(step))
+    checkpointer.close()
     bar.close()
     records.close()
     for member_envs in envs:

@@ -1,0 +1,151 @@
+"""Checkpoints that resume: a run killed with SIGKILL and started again ends as if never interrupted."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+
+from tests.test_launcher import ROOT, data_dir, run  # noqa: F401  (data_dir: module fixture)
+from xql_jax.agents import xql
+from xql_jax.checkpoints import Checkpointer
+from xql_jax.logger import RunLogger
+from xql_jax.runs import Member
+from xql_jax.train import init_member_states
+
+ARGS = [
+    "--config.agent.hidden_dims=(16,16)",
+    "--config.batch_size=32",
+    "--config.max_steps=2000",
+    "--config.log_interval=100",
+    "--config.eval_interval=500",
+    "--config.checkpoint_interval=500",
+    "--config.eval_episodes=2",
+    "--progress=false",
+]
+
+
+def final_state(workdir):
+    template = init_member_states([Member(0)], 4, 2, xql.LearnerConfig(hidden_dims=(16, 16)))
+    checkpointer = Checkpointer(str(workdir))
+    state, record = checkpointer.restore(checkpointer.latest_step(), template)
+    checkpointer.close()
+    return state, record
+
+
+def kill_after_checkpoint(script, args, workdir, step):
+    """Start a launcher and SIGKILL it once its checkpoint at ``step`` exists and rows past it are logged,
+    so the resumed run must drop those rows and redo them."""
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 240
+    metrics = workdir / "metrics.jsonl"
+    while time.time() < deadline and process.poll() is None:
+        logged = (
+            [json.loads(line)["step"] for line in open(metrics) if line.endswith("\n")]
+            if metrics.exists()
+            else []
+        )
+        if (workdir / "checkpoints" / str(step)).exists() and logged and max(logged) > step:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed mid-way"
+
+
+def rows(path, drop=("steps_per_second", "wall_time")):
+    return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in open(path)]
+
+
+def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, data_dir):  # noqa: F811
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    result = run([f"--workdir={straight}", f"--data_dir={data_dir}", *ARGS])
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    kill_after_checkpoint(
+        "train_offline.py", [f"--workdir={killed}", f"--data_dir={data_dir}", *ARGS], killed, 1000
+    )
+    assert max(json.loads(line)["step"] for line in open(killed / "metrics.jsonl")) < 2000
+
+    result = run([f"--workdir={killed}", f"--data_dir={data_dir}", *ARGS])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming from the checkpoint at step" in result.stdout
+
+    resumed_state, resumed_record = final_state(killed)
+    straight_state, straight_record = final_state(straight)
+    assert resumed_record["step"] == straight_record["step"] == 2000
+    for a, b in zip(
+        jax.tree_util.tree_leaves(resumed_state), jax.tree_util.tree_leaves(straight_state), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    # The logs continue without duplicates or gaps and equal the uninterrupted run's.
+    assert rows(killed / "metrics.jsonl") == rows(straight / "metrics.jsonl")
+    assert [r["step"] for r in rows(killed / "metrics.jsonl")] == list(range(100, 2001, 100))
+    assert rows(killed / "eval.jsonl") == rows(straight / "eval.jsonl")
+    csv_lines = open(killed / "eval.csv").read().splitlines()
+    assert csv_lines[0].startswith("step,") and [line.split(",")[0] for line in csv_lines[1:]] == [
+        "500",
+        "1000",
+        "1500",
+        "2000",
+    ]
+    summary = json.load(open(killed / "summary.json"))
+    assert summary["last"] == json.load(open(straight / "summary.json"))["last"]
+
+
+def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_refused(tmp_path, data_dir):  # noqa: F811
+    args = [f"--workdir={tmp_path}", f"--data_dir={data_dir}", *ARGS, "--config.max_steps=500"]
+    assert run(args).returncode == 0
+    before = open(tmp_path / "metrics.jsonl").read()
+    again = run(args)
+    assert again.returncode == 0 and "resuming from the checkpoint at step 500" in again.stdout
+    assert open(tmp_path / "metrics.jsonl").read() == before  # nothing retrained, nothing duplicated
+    changed = run(args + ["--config.agent.beta=5"])
+    assert changed.returncode != 0 and "holds a run with a different config" in changed.stderr
+    assert "Traceback" not in changed.stderr
+
+
+def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_path):
+    logger = RunLogger(str(tmp_path), tensorboard=False)
+    for step in (100, 200, 300):
+        logger.log_train(step, {"loss": float(step)})
+        logger.log_eval(step, {"return_mean": 1.0})
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 400, "lo')  # a row the kill cut off
+    RunLogger(str(tmp_path), tensorboard=False, resume_step=200)
+    assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")] == [100, 200]
+    assert [json.loads(line)["step"] for line in open(tmp_path / "eval.jsonl")] == [100, 200]
+    assert open(tmp_path / "eval.csv").read().splitlines() == ["step,return_mean", "100,1.0", "200,1.0"]
+
+
+def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path):
+    import pytest
+
+    from xql_jax.runs import MemberRecords, TrainingDiverged
+
+    records = MemberRecords(str(tmp_path), [Member(0), Member(1)], "{}")
+    records.log_train(
+        100, {"critic_loss": np.array([1.0, 2.0]), "nonfinite_params": np.array([0.0, 0.0])}, log=print
+    )
+    records.log_train(
+        200, {"critic_loss": np.array([1.0, 3.0]), "nonfinite_params": np.array([0.0, 5.0])}, log=print
+    )
+    assert records.diverged == {1: "training diverged at step 200: 5 parameter values are not finite"}
+    records.log_eval(200, np.array([[1.0, 3.0], [np.nan, np.nan]]), None)
+    summary = records.write_summaries(200, "return_mean", {"env_name": "x"}, {"beta": 2.0})
+    assert summary["diverged"] == {"seed1": records.diverged[1]}
+    assert summary["groups"]["all"]["last"] == {"mean": 2.0, "std": 0.0, "n": 1}
+    assert "nonfinite_params" not in json.loads(open(tmp_path / "seed0" / "metrics.jsonl").readline())
+    with pytest.raises(TrainingDiverged, match=r"every member diverged.*critic_loss = inf"):
+        records.log_train(
+            300, {"critic_loss": np.array([np.inf, 0.0]), "nonfinite_params": np.zeros(2)}, log=print
+        )
