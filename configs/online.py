@@ -79,6 +79,7 @@ def get_config(variant: str = "xsac") -> ml_collections.ConfigDict:
     config.updates_per_step = 1  # learner steps per environment step
     config.batch_size = 1024 if sac_like else 256
     config.replay_capacity = 1_000_000
+    config.online_fraction = 0.0  # fine-tuning only: share of each batch from collected (not dataset) rows
     config.log_interval = 1_000  # environment steps between training-metric rows
     config.eval_interval = 10_000
     config.eval_episodes = 10

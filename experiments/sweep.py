@@ -4,6 +4,8 @@
   python experiments/sweep.py --sweep=beta=0.5,1,2,5 --num_seeds=3 --workdir=runs/beta_ablation
   # batch-size comparison: one program per batch size, each with its seeds vmapped
   python experiments/sweep.py --batch_sizes=256,1024 --num_seeds=3 --workdir=runs/batch_ablation
+  # the same as ready-made configs (configs/ablations.py)
+  python experiments/sweep.py --config=configs/ablations.py:beta --num_seeds=3 --workdir=runs/ablation_beta
 
 Writes ``<workdir>/batch<B>/`` per batch size (each a multi-member run) and ``<workdir>/results.csv``
 with the mean and std over seeds of the last and best scores for every setting.
@@ -27,7 +29,12 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    batch_sizes = [int(b) for b in FLAGS.batch_sizes] or [FLAGS.config.batch_size]
+    config = FLAGS.config
+    # Ready-made ablations (configs/ablations.py) carry their sweep; flags given here take precedence.
+    if not FLAGS.sweep and config.get("ablation_sweep"):
+        FLAGS.sweep = [config.ablation_sweep]
+    batch_sizes = [int(b) for b in FLAGS.batch_sizes] or list(config.get("ablation_batch_sizes") or ())
+    batch_sizes = batch_sizes or [config.batch_size]
     rows = []
     for batch_size in batch_sizes:
         config = FLAGS.config.copy_and_resolve_references()

@@ -167,6 +167,18 @@ def test_replay_buffer_is_a_ring_and_samples_only_filled_rows():
     np.testing.assert_array_equal(batch["rewards"], np.ones(64))  # never the 99 empty rows
 
 
+def test_fine_tuning_batches_take_their_online_fraction_from_collected_rows():
+    buffer = replay.create(10, OBS_DIM, ACT_DIM)
+    for i in range(6):  # rows 0-3: the dataset; rows 4-5: collected online
+        buffer = replay.add(buffer, {n: jnp.full(v.shape[1:], float(i)) for n, v in buffer.data.items()})
+    rewards = np.asarray(
+        replay.sample(buffer, jax.random.PRNGKey(0), 1000, online_fraction=0.25, offline_rows=4)["rewards"]
+    )
+    assert np.sum(rewards >= 4) == 250 and set(np.unique(rewards)) == {0, 1, 2, 3, 4, 5}
+    dataset_only = buffer._replace(size=jnp.asarray(4))  # nothing collected yet: all from the dataset
+    assert np.asarray(replay.sample(dataset_only, jax.random.PRNGKey(1), 100, 0.5, 4)["rewards"]).max() <= 3
+
+
 def test_dmc_env_flat_observations_time_limit_and_seeded_resets():
     env = make_online_env("cheetah-run", seed=0)
     assert env.observation_space.shape == (17,) and env.action_space.shape == (6,)

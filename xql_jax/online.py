@@ -75,12 +75,21 @@ def validate_online_config(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
     if config.checkpoints_to_keep < 1:
         raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
+    if not 0.0 <= config.online_fraction < 1.0:
+        raise ValueError(f"config.online_fraction must lie in [0, 1), got {config.online_fraction}")
     if config.replay_capacity < config.batch_size:
         raise ValueError(f"config.replay_capacity ({config.replay_capacity}) is below the batch size")
     agent_config_from(config)  # raises on unknown or invalid agent fields
 
 
-def make_step_functions(learner: str, agent_config, batch_size: int, updates_per_step: int):
+def make_step_functions(
+    learner: str,
+    agent_config,
+    batch_size: int,
+    updates_per_step: int,
+    online_fraction: float = 0.0,
+    offline_rows: int = 0,
+):
     """Jitted, member-vmapped (insert, learn, explore, act) for the loop.
 
     - insert(buffer, row) -> buffer                          (row: ``replay.pack`` of the transitions)
@@ -213,7 +222,21 @@ def run_online(
     mesh = member_mesh(len(members), shard, log=log)
     if mesh is not None:
         state, buffer = jax.device_put((state, buffer), NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
-    fns = make_step_functions(config.learner, agent_config, config.batch_size, config.updates_per_step)
+    # Rows in the buffer given here (before any checkpoint is restored) are a fine-tuning run's
+    # dataset, which online_fraction samples apart from the rows collected later.
+    offline_rows = int(jax.device_get(buffer.size).reshape(-1)[0])
+    if config.online_fraction and not offline_rows:
+        raise ValueError(
+            "config.online_fraction applies to fine-tuning (a buffer that starts with a dataset)"
+        )
+    fns = make_step_functions(
+        config.learner,
+        agent_config,
+        config.batch_size,
+        config.updates_per_step,
+        config.online_fraction,
+        offline_rows,
+    )
     sums = fns["metric_zeros"](state, buffer)
 
     is_writer = jax.process_index() == 0

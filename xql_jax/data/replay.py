@@ -99,7 +99,23 @@ def add_packed(buffer: ReplayBuffer, row: jax.Array) -> ReplayBuffer:
     return add(buffer, transition)
 
 
-def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Dict[str, jax.Array]:
-    """``batch_size`` transitions drawn uniformly, with replacement, from the filled rows (jittable)."""
+def sample(
+    buffer: ReplayBuffer, key: jax.Array, batch_size: int, online_fraction: float = 0.0, offline_rows: int = 0
+) -> Dict[str, jax.Array]:
+    """``batch_size`` transitions drawn with replacement from the filled rows (jittable).
+
+    Uniformly by default. With ``online_fraction`` > 0 and a buffer whose first ``offline_rows`` rows
+    hold a dataset (fine-tuning), that fraction of the batch comes from the rows collected since, and
+    the rest from the dataset; until something has been collected, all of it from the dataset.
+    """
     indices = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
+    online = int(round(online_fraction * batch_size))
+    if online and offline_rows:
+        offline_key, online_key = jax.random.split(key)
+        from_dataset = jax.random.randint(offline_key, (batch_size - online,), 0, offline_rows)
+        collected = jax.random.randint(
+            online_key, (online,), offline_rows, jnp.maximum(buffer.size, offline_rows + 1)
+        )
+        collected = jnp.where(buffer.size > offline_rows, collected, collected % offline_rows)
+        indices = jnp.concatenate([from_dataset, collected])
     return jax.tree_util.tree_map(lambda x: jnp.take(x, indices, axis=0), buffer.data)
