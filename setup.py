@@ -23,6 +23,7 @@ INSTALL_REQUIRES = [
     "tensorboardX>=2.6",
     "tqdm>=4.66",
     "matplotlib>=3.8",
+    "scipy>=1.11",  # maximum-likelihood fits of the Bellman-error analysis
 ]
 
 setup(
