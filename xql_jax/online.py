@@ -34,6 +34,7 @@ from xql_jax.runs import (
     count_nonfinite,
     make_members,
     member_mesh,
+    stacked_states,
     to_host,
 )
 
@@ -148,21 +149,6 @@ def make_step_functions(
     )
 
 
-def init_member_states(
-    learner: str, members: Sequence[Member], observation_dim: int, action_dim: int, agent_config
-):
-    module = LEARNERS[learner][0]
-    keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
-    hyperparams = {
-        name: jnp.asarray(
-            [m.hyperparams.get(name, getattr(agent_config, name)) for m in members], jnp.float32
-        )
-        for name in module.SWEEPABLE
-    }
-    create = lambda key, h: module.create_state(key, observation_dim, action_dim, agent_config, h)  # noqa: E731
-    return jax.jit(jax.vmap(create))(keys, hyperparams)
-
-
 def train_online(
     config: ml_collections.ConfigDict,
     workdir: str,
@@ -182,7 +168,7 @@ def train_online(
     probe = make_online_env(env_name)
     observation_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     probe.close()
-    state = init_member_states(config.learner, members, observation_dim, action_dim, agent_config)
+    state = stacked_states(module, members, observation_dim, action_dim, agent_config)
     buffer = jax.vmap(lambda _: replay.create(config.replay_capacity, observation_dim, action_dim))(
         jnp.arange(len(members))
     )

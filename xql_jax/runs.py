@@ -71,6 +71,20 @@ def make_members(
     ]
 
 
+def stacked_states(module, members: Sequence[Member], observation_dim: int, action_dim: int, config):
+    """Learner states of ``module`` (xql, sac or td3) stacked along a leading member axis.
+
+    Each member's state starts from PRNGKey(seed) and holds its overrides of ``module.SWEEPABLE``.
+    """
+    keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
+    hyperparams = {
+        name: jnp.asarray([m.hyperparams.get(name, getattr(config, name)) for m in members], jnp.float32)
+        for name in module.SWEEPABLE
+    }
+    create = lambda key, h: module.create_state(key, observation_dim, action_dim, config, h)  # noqa: E731
+    return jax.jit(jax.vmap(create))(keys, hyperparams)
+
+
 def parse_sweep(specs: Sequence[str]) -> Dict[str, List[float]]:
     """Parse ["beta=1,2,5", ...] (the launchers' --sweep flags) into {"beta": [1.0, 2.0, 5.0]}."""
     sweep = {}

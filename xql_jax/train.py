@@ -40,6 +40,7 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     make_members,
     member_mesh,
     parse_sweep,
+    stacked_states,
     to_host,
 )
 
@@ -102,14 +103,8 @@ def make_train_chunk(config: xql.LearnerConfig, batch_size: int, num_steps: int,
 def init_member_states(
     members: Sequence[Member], observation_dim: int, action_dim: int, config: xql.LearnerConfig
 ) -> xql.OfflineState:
-    """Learner states stacked along a leading member axis."""
-    keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in members])
-    hyperparams = {
-        name: jnp.asarray([m.hyperparams.get(name, getattr(config, name)) for m in members], jnp.float32)
-        for name in xql.SWEEPABLE
-    }
-    create = lambda key, h: xql.create_state(key, observation_dim, action_dim, config, h)  # noqa: E731
-    return jax.jit(jax.vmap(create))(keys, hyperparams)
+    """Offline learner states stacked along a leading member axis."""
+    return stacked_states(xql, members, observation_dim, action_dim, config)
 
 
 def learner_config_from(config: ml_collections.ConfigDict) -> xql.LearnerConfig:
