@@ -177,6 +177,16 @@ def test_fine_tuning_batches_take_their_online_fraction_from_collected_rows():
     assert np.sum(rewards >= 4) == 250 and set(np.unique(rewards)) == {0, 1, 2, 3, 4, 5}
     dataset_only = buffer._replace(size=jnp.asarray(4))  # nothing collected yet: all from the dataset
     assert np.asarray(replay.sample(dataset_only, jax.random.PRNGKey(1), 100, 0.5, 4)["rewards"]).max() <= 3
+    # The loop's own sampler passes the fraction on.
+    from xql_jax.online import make_step_functions
+
+    module, config = AGENTS["td3"]
+    states = jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x)[None], module.create_state(jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, config)
+    )
+    fns = make_step_functions("td3", config, 200, 2, online_fraction=0.5, offline_rows=4)
+    _, batches = fns["sample"](states, jax.tree_util.tree_map(lambda x: x[None], buffer))
+    assert batches["rewards"].shape == (1, 2, 200) and int(np.sum(np.asarray(batches["rewards"]) >= 4)) == 200
 
 
 def test_dmc_env_flat_observations_time_limit_and_seeded_resets():

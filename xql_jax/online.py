@@ -97,13 +97,14 @@ def make_step_functions(
     - learn(state, buffer, next_obs, sums) -> (state, actions, sums): updates, then the next actions
     - explore(state, obs) -> (state, actions)               (first actions of a pretrained policy)
     - act(state, obs[members, envs]) -> deterministic actions for evaluation
+    - sample(state, buffer) -> (state, batches [members, updates_per_step, batch, ...])
     ``sums`` accumulates the learner's metrics on the device between log points.
     """
     module = LEARNERS[learner][0]
 
     def sample_batches(state, buffer):
         rng, key = jax.random.split(state.rng)
-        batches = jax.vmap(lambda k: replay.sample(buffer, k, batch_size))(
+        batches = jax.vmap(lambda k: replay.sample(buffer, k, batch_size, online_fraction, offline_rows))(
             jax.random.split(key, updates_per_step)
         )
         return state._replace(rng=rng), batches
@@ -145,6 +146,7 @@ def make_step_functions(
             static_argnums=3,
         ),
         metric_zeros=metric_zeros,
+        sample=jax.jit(jax.vmap(sample_batches)),  # (state, buffer) -> (state, batches): what learn trains on
         count_nonfinite=jax.jit(jax.vmap(lambda s: count_nonfinite(s.actor.params, s.critic.params))),
     )
 
