@@ -19,6 +19,7 @@ INSTALL_REQUIRES = [
     "gymnasium-robotics==1.4.2",
     "mujoco==3.11.0",
     "dm_control==1.0.44",  # 1.0.50 needs mujoco 4.0, with which every suite task fails
+    "minari==0.5.4",  # local Minari datasets (--env_name=minari:<id>)
     "h5py>=3.10",
     "tensorboardX>=2.6",
     "tqdm>=4.66",

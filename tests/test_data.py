@@ -1,3 +1,5 @@
+import os
+
 import h5py
 import jax
 import numpy as np
@@ -136,3 +138,86 @@ def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
     dataset = load_d4rl_hdf5(write(tmp_path / "d.hdf5", raw_episodes()))  # 2-d observations, 1-d actions
     with pytest.raises(DatasetError, match=r"dims 2/1 but the environment expects \(4,\)/\(2,\)"):
         check_shapes(dataset, make_env("pointmaze-umaze-v0"))
+
+
+def test_d4rl_names_resolve_to_their_files_references_and_environments(tmp_path, monkeypatch):
+    from xql_jax.data import d4rl
+    from xql_jax.envs import make_env
+    from xql_jax.train import check_shapes, resolve_dataset
+
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path))
+    with pytest.raises(
+        DatasetError, match=r"D4RL dataset 'hopper-medium-v2' not found: looked for .*hopper_medium-v2\.hdf5"
+    ):
+        resolve_dataset("hopper-medium-v2", None)
+    # A file in the D4RL folder under D4RL's own file name is found, with D4RL's reference returns.
+    raw = raw_episodes()
+    n = len(raw["rewards"])
+    raw["observations"] = np.random.default_rng(0).normal(size=(n, 11)).astype(np.float32)
+    raw["actions"] = np.zeros((n, 3), np.float32)
+    write(tmp_path / "hopper_medium-v2.hdf5", raw)
+    path, references = resolve_dataset("hopper-medium-v2", None)
+    assert path == str(tmp_path / "hopper_medium-v2.hdf5")
+    assert references == {"ref_min_score": -20.272305, "ref_max_score": 3234.3}
+    check_shapes(load_d4rl_hdf5(path), make_env("hopper-medium-v2"))  # Hopper-v5 has D4RL's layout
+    with pytest.raises(DatasetError, match="does not belong to this environment"):
+        check_shapes(load_d4rl_hdf5(path), make_env("halfcheetah-medium-v2"))
+    # --dataset_path with a D4RL name takes D4RL's references; the file names follow d4rl/infos.py.
+    assert resolve_dataset("hopper-medium-v2", path)[1]["ref_max_score"] == 3234.3
+    assert d4rl.D4RL_DATASETS["antmaze-medium-play-v0"]["url"].endswith(
+        "Ant_maze_big-maze_noisy_multistart_True_multigoal_False_sparse.hdf5"
+    )
+    assert d4rl.references("kitchen-partial-v0") == {"ref_min_score": 0.0, "ref_max_score": 4.0}
+    assert d4rl.references("pen-human-v1")["ref_min_score"] == 96.262799
+    assert make_env("pen-human-v1").observation_space.shape == (45,)
+    with pytest.raises(ValueError, match="no evaluation environment is wired up for 'antmaze-umaze-v0'"):
+        make_env("antmaze-umaze-v0")
+
+
+def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monkeypatch):
+    import gymnasium as gym
+    import minari
+
+    from xql_jax.data import minari_data
+    from xql_jax.envs import make_env
+    from xql_jax.train import check_shapes
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    env = minari.DataCollector(gym.make("Pendulum-v1", max_episode_steps=20))
+    for episode in range(3):
+        env.reset(seed=episode)
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            done = terminated or truncated
+    env.create_dataset(
+        "pendulum/random-v0", algorithm_name="random", ref_min_score=-1500.0, ref_max_score=-100.0
+    )
+
+    dataset, references = minari_data.load_minari("minari:pendulum/random-v0")
+    episodes = list(minari.load_dataset("pendulum/random-v0").iterate_episodes())
+    assert len(dataset) == 60 and dataset.observation_dim == 3 and dataset.action_dim == 1
+    np.testing.assert_array_equal(dataset.observations[:20], episodes[0].observations[:-1])
+    np.testing.assert_array_equal(dataset.next_observations[:20], episodes[0].observations[1:])
+    np.testing.assert_allclose(dataset.rewards[20:40], episodes[1].rewards, rtol=1e-6)  # stored float64
+    assert dataset.dones.sum() == 3 and dataset.dones[19] == 1 and dataset.masks.min() == 1.0  # time limits
+    assert references == {"ref_min_score": -1500.0, "ref_max_score": -100.0}
+    check_shapes(dataset, make_env("minari:pendulum/random-v0"))
+    # A few steps of X-QL on it, evaluated in the environment Minari recovers.
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from configs import base
+    from xql_jax.train import train_offline
+
+    config = base.get_config()
+    config.agent.hidden_dims = (8, 8)
+    config.reward_preprocessing = "none"
+    config.update(batch_size=16, max_steps=20, log_interval=10, eval_interval=20, checkpoint_interval=0)
+    config.update(eval_episodes=2, eval_envs=2)
+    summary = train_offline(config, str(tmp_path / "run"), "minari:pendulum/random-v0", progress=False)
+    assert summary["metric"] == "normalized_score" and np.isfinite(summary["last"])
+    with pytest.raises(
+        DatasetError, match=r"Minari dataset 'nope/none-v0' not found in .*MINARI_DATASETS_PATH"
+    ):
+        minari_data.load_minari("minari:nope/none-v0")

@@ -8,6 +8,8 @@ from typing import Dict, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
+from xql_jax.data import d4rl, minari_data
+
 # The embedded datasets: name -> how to build their evaluation environment.
 EMBEDDED_MAZES: Dict[str, Dict] = {
     "pointmaze-umaze-v0": dict(
@@ -116,9 +118,19 @@ def dmc_task(env_name: str) -> Optional[Tuple[str, str]]:
 
 
 def make_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
-    """The environment for a name: an embedded dataset, a DM Control ``domain-task``, or a gymnasium id."""
+    """The environment for a name: an embedded dataset, a D4RL dataset name (its gymnasium evaluation
+    environment), a DM Control ``domain-task``, or a gymnasium id."""
     if env_name in EMBEDDED_MAZES:
         env = FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
+    elif minari_data.is_minari(env_name):
+        env = minari_data.make_minari_env(env_name)
+    elif env_name in d4rl.D4RL_DATASETS:
+        gym_id = d4rl.evaluation_env(env_name)
+        if gym_id.startswith("Adroit"):
+            import gymnasium_robotics
+
+            gym.register_envs(gymnasium_robotics)
+        env = gym.make(gym_id)
     elif dmc_task(env_name) is not None:
         env = DMCEnv(*dmc_task(env_name), seed=seed)
     else:

@@ -22,7 +22,9 @@ from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
     Dataset,
     DatasetError,
+    d4rl,
     load_d4rl_hdf5,
+    minari_data,
     pointmaze,
     preprocess_rewards,
     reward_transform,
@@ -46,15 +48,23 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
 
 
 def resolve_dataset(env_name: str, dataset_path: Optional[str], data_dir: Optional[str] = None, log=print):
-    """The HDF5 path for a run and the reference returns for its normalized score (or None)."""
+    """The HDF5 path for a run and the reference returns for its normalized score (or None).
+
+    ``--dataset_path`` wins; its references come from a JSON file beside it, else from D4RL's table
+    when ``env_name`` is a D4RL dataset name. A D4RL name alone is looked up where D4RL keeps its
+    files; an embedded dataset is generated on first use.
+    """
     if dataset_path:
-        return dataset_path, pointmaze.load_reference_scores(dataset_path)
+        return dataset_path, pointmaze.load_reference_scores(dataset_path) or d4rl.references(env_name)
+    if env_name in d4rl.D4RL_DATASETS:
+        return d4rl.resolve(env_name)
     if env_name in EMBEDDED_MAZES:
         path = pointmaze.ensure_dataset(env_name, data_dir=data_dir, log=log)
         return path, pointmaze.load_reference_scores(path)
     raise DatasetError(
-        f"no dataset for env_name={env_name!r}: it is not an embedded dataset "
-        f"({sorted(EMBEDDED_MAZES)}). Pass --dataset_path=/path/to/file.hdf5 (D4RL layout)."
+        f"no dataset for env_name={env_name!r}: it is neither an embedded dataset ({sorted(EMBEDDED_MAZES)}) "
+        "nor a D4RL name (e.g. hopper-medium-v2, pen-human-v1). Pass --dataset_path=/path/to/file.hdf5 "
+        "(D4RL layout)."
     )
 
 
@@ -177,8 +187,12 @@ def load_offline_data(config, env_name: str, dataset_path: Optional[str], data_d
 
     The dataset is checked against the environment's observation and action shapes.
     """
-    path, references = resolve_dataset(env_name, dataset_path, data_dir, log=log)
-    raw = load_d4rl_hdf5(path)
+    if minari_data.is_minari(env_name) and not dataset_path:
+        path = env_name
+        raw, references = minari_data.load_minari(env_name)
+    else:
+        path, references = resolve_dataset(env_name, dataset_path, data_dir, log=log)
+        raw = load_d4rl_hdf5(path)
     transform = reward_transform(raw, config.reward_preprocessing)
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = make_env(env_name)

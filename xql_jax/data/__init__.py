@@ -1,5 +1,6 @@
 """Datasets: D4RL HDF5 files, the embedded PointMaze dataset, and on-device sampling."""
 
+from xql_jax.data import d4rl, minari_data
 from xql_jax.data.dataset import (
     Dataset,
     DatasetError,
@@ -13,6 +14,8 @@ from xql_jax.data.sampling import sample_batch, to_device
 
 __all__ = [
     "Dataset",
+    "d4rl",
+    "minari_data",
     "DatasetError",
     "episode_returns",
     "load_d4rl_hdf5",

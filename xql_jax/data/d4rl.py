@@ -1,0 +1,137 @@
+"""D4RL dataset names: where their files live, their reference scores, their evaluation environments.
+
+D4RL itself cannot be installed beside numpy 2 and current MuJoCo, so this holds what a run needs
+from it: the file name each dataset downloads to (in ``$D4RL_DATASET_DIR`` or ``~/.d4rl/datasets``,
+as D4RL stores them), the reference returns of D4RL's normalized score (d4rl/infos.py), and the
+gymnasium environment to evaluate in.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Tuple
+
+from xql_jax.data.dataset import DatasetError
+
+_BASE_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
+
+# D4RL's reference returns (REF_MIN_SCORE, REF_MAX_SCORE): a random and an expert policy.
+_LOCOMOTION_REFERENCES = {
+    "halfcheetah": (-280.178953, 12135.0),
+    "hopper": (-20.272305, 3234.3),
+    "walker2d": (1.629008, 4592.3),
+    "ant": (-325.6, 3879.7),
+}
+_ADROIT_REFERENCES = {
+    "pen": (96.262799, 3076.8331017826877),
+    "hammer": (-274.856578, 12794.134825156867),
+    "relocate": (-6.425911, 4233.877797728884),
+    "door": (-56.512833, 2880.5693087298737),
+}
+# Evaluation environments in gymnasium / gymnasium-robotics with D4RL's observation layout.
+_LOCOMOTION_ENVS = {
+    "halfcheetah": "HalfCheetah-v5",
+    "hopper": "Hopper-v5",
+    "walker2d": "Walker2d-v5",
+    "ant": "Ant-v5",
+}
+_ADROIT_ENVS = {
+    "pen": "AdroitHandPen-v1",
+    "hammer": "AdroitHandHammer-v1",
+    "relocate": "AdroitHandRelocate-v1",
+    "door": "AdroitHandDoor-v1",
+}
+_ANTMAZE_FILES = {
+    "umaze": "u-maze_noisy_multistart_False_multigoal_False",
+    "umaze-diverse": "u-maze_noisy_multistart_True_multigoal_True",
+    "medium-play": "big-maze_noisy_multistart_True_multigoal_False",
+    "medium-diverse": "big-maze_noisy_multistart_True_multigoal_True",
+    "large-play": "hardest-maze_noisy_multistart_True_multigoal_False",
+    "large-diverse": "hardest-maze_noisy_multistart_True_multigoal_True",
+}
+_KITCHEN_FILES = {
+    "complete": "mini_kitchen_microwave_kettle_light_slider-v0.hdf5",
+    "partial": "kitchen_microwave_kettle_light_slider-v0.hdf5",
+    "mixed": "kitchen_microwave_kettle_bottomburner_light-v0.hdf5",
+}
+
+
+def _catalogue() -> Dict[str, Dict]:
+    """name -> {url, ref_min_score, ref_max_score, env}; env is None where none is wired up yet."""
+    entries = {}
+    for robot, (low, high) in _LOCOMOTION_REFERENCES.items():
+        for data in ("random", "medium", "expert", "medium-replay", "full-replay", "medium-expert"):
+            stem = f"{robot}_{data.replace('-', '_')}-v2"
+            entries[f"{robot}-{data}-v2"] = dict(
+                url=f"{_BASE_URL}/gym_mujoco_v2/{stem}.hdf5", refs=(low, high), env=_LOCOMOTION_ENVS[robot]
+            )
+    for maze, stem in _ANTMAZE_FILES.items():
+        entries[f"antmaze-{maze}-v0"] = dict(
+            url=f"{_BASE_URL}/ant_maze_new/Ant_maze_{stem}_sparse.hdf5", refs=(0.0, 1.0), env=None
+        )
+        entries[f"antmaze-{maze}-v2"] = dict(
+            url=f"{_BASE_URL}/ant_maze_v2/Ant_maze_{stem}_sparse_fixed.hdf5", refs=(0.0, 1.0), env=None
+        )
+    for task, file_name in _KITCHEN_FILES.items():
+        entries[f"kitchen-{task}-v0"] = dict(
+            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), env=None
+        )
+    v0_files = {
+        "human": "{}-v0_demos_clipped",
+        "cloned": "{}-demos-v0-bc-combined",
+        "expert": "{}-v0_expert_clipped",
+    }
+    for hand, (low, high) in _ADROIT_REFERENCES.items():
+        for data, pattern in v0_files.items():
+            entries[f"{hand}-{data}-v0"] = dict(
+                url=f"{_BASE_URL}/hand_dapg/{pattern.format(hand)}.hdf5",
+                refs=(low, high),
+                env=_ADROIT_ENVS[hand],
+            )
+            entries[f"{hand}-{data}-v1"] = dict(
+                url=f"{_BASE_URL}/hand_dapg_v1/{hand}-{data}-v1.hdf5",
+                refs=(low, high),
+                env=_ADROIT_ENVS[hand],
+            )
+    return entries
+
+
+D4RL_DATASETS = _catalogue()
+
+
+def dataset_dir() -> str:
+    """Where D4RL keeps downloaded files: $D4RL_DATASET_DIR, else ~/.d4rl/datasets."""
+    return os.path.expanduser(os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets"))
+
+
+def references(name: str) -> Optional[Dict[str, float]]:
+    """D4RL's reference returns for a dataset name, or None for names D4RL does not define."""
+    entry = D4RL_DATASETS.get(name)
+    if entry is None:
+        return None
+    return {"ref_min_score": entry["refs"][0], "ref_max_score": entry["refs"][1]}
+
+
+def resolve(name: str) -> Tuple[str, Dict[str, float]]:
+    """The local file of a D4RL dataset and its reference returns; a clear error when it is missing."""
+    entry = D4RL_DATASETS[name]
+    path = os.path.join(dataset_dir(), entry["url"].rsplit("/", 1)[-1])
+    if not os.path.isfile(path):
+        raise DatasetError(
+            f"D4RL dataset {name!r} not found: looked for {path} ($D4RL_DATASET_DIR, default "
+            f"~/.d4rl/datasets). Download it from {entry['url']} into that folder, or pass "
+            "--dataset_path=/path/to/file.hdf5"
+        )
+    return path, references(name)
+
+
+def evaluation_env(name: str) -> str:
+    """The gymnasium id to evaluate a D4RL dataset's policies in."""
+    env = D4RL_DATASETS[name]["env"]
+    if env is None:
+        raise ValueError(
+            f"no evaluation environment is wired up for {name!r} yet (AntMaze and FrankaKitchen need "
+            "observation adapters to D4RL's layout); evaluate elsewhere or train with --dataset_path on "
+            "another environment"
+        )
+    return env
