@@ -57,7 +57,7 @@ _KITCHEN_FILES = {
 
 
 def _catalogue() -> Dict[str, Dict]:
-    """name -> {url, ref_min_score, ref_max_score, env}; env is None where none is wired up yet."""
+    """name -> {url, refs: (ref_min_score, ref_max_score), env}; env is None where none is wired up yet."""
     entries = {}
     for robot, (low, high) in _LOCOMOTION_REFERENCES.items():
         for data in ("random", "medium", "expert", "medium-replay", "full-replay", "medium-expert"):
