@@ -44,7 +44,12 @@ def _define_member_flags(default_config: str) -> None:
 
 def define_run_flags(default_config: str = DEFAULT_CONFIG) -> None:
     """Flags of every offline launcher: data, seeds, sweeps, devices, and the config file."""
-    flags.DEFINE_string("env_name", "pointmaze-umaze-v0", "Dataset / environment name.")
+    flags.DEFINE_string(
+        "env_name",
+        "pointmaze-umaze-v0",
+        "Dataset: the embedded pointmaze-umaze-v0, a D4RL name (hopper-medium-v2, looked up in "
+        "$D4RL_DATASET_DIR or ~/.d4rl/datasets), or minari:<dataset id>.",
+    )
     flags.DEFINE_string("dataset_path", None, "D4RL-layout HDF5 file; default: the embedded dataset.")
     flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached (default ~/.cache/xql_jax).")
     _define_member_flags(default_config)

@@ -88,11 +88,18 @@ def test_unknown_config_field_is_a_clear_error(tmp_path, data_dir):
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_env_without_dataset_is_a_clear_error(tmp_path):
-    result = run(["--env_name=hopper-medium-v2", f"--workdir={tmp_path}/w", *TINY])
+def test_unknown_env_without_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    result = run(["--env_name=hopper-nonsense-v9", f"--workdir={tmp_path}/w", *TINY])
     assert result.returncode != 0
-    assert "no dataset for env_name='hopper-medium-v2'" in result.stderr
+    assert "no dataset for env_name='hopper-nonsense-v9'" in result.stderr
     assert "Traceback" not in result.stderr
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "d4rl"))  # a D4RL name whose file is absent
+    result = run(["--env_name=hopper-medium-v2", f"--workdir={tmp_path}/w2", *TINY])
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert (
+        f"D4RL dataset 'hopper-medium-v2' not found: looked for {tmp_path}/d4rl/hopper_medium-v2.hdf5"
+        in result.stderr
+    )
 
 
 def test_seeds_and_beta_sweep_in_one_program(tmp_path, data_dir):
