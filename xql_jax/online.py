@@ -1,8 +1,9 @@
 """The online training loop: environments on the host, learner and replay buffer on the device.
 
-Each environment step makes one jitted call that writes the transition into the device replay
-buffer, runs ``updates_per_step`` learner steps on batches sampled there, and returns the next
-exploration actions, so only the transition and the actions cross between host and device.
+Each environment step makes two jitted calls: one writes the transition (one packed row) into the
+device replay buffer, the other runs ``updates_per_step`` learner steps on batches sampled there
+and returns the next exploration actions, so only the transition and the actions cross between
+host and device.
 Members (seeds x swept hyperparameters) run in lockstep, one environment each, vmapped.
 
 The same loop fine-tunes an offline X-QL learner (``learner="xql"``) with its dataset preloaded in
