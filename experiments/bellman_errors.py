@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from common import labelled_workdirs  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from xql_jax import analysis  # noqa: E402
@@ -47,12 +48,9 @@ def saved_errors(workdir):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    runs = []
-    for spec in FLAGS.runs:
-        label, sep, workdir = spec.partition("=")
-        if not sep:
-            raise app.UsageError(f"--runs entry {spec!r}: expected LABEL=workdir")
-        runs.append((label, saved_errors(workdir)))
+    runs = [
+        (label, saved_errors(workdir)) for label, (workdir,) in labelled_workdirs(FLAGS.runs, several=False)
+    ]
 
     rows = []
     for label, errors in runs:

@@ -106,6 +106,19 @@ def train_from_flags(config, workdir: str, context: str = "") -> dict:
         )
 
 
+def labelled_workdirs(specs, several: bool = True):
+    """Parse --runs entries LABEL=workdir[+workdir...] into [(label, [workdir, ...])]."""
+    runs = []
+    for spec in specs:
+        label, sep, dirs = spec.partition("=")
+        workdirs = dirs.split("+") if dirs else []
+        if not sep or not label or not workdirs or (not several and len(workdirs) != 1):
+            expected = "LABEL=workdir[+workdir...]" if several else "LABEL=workdir"
+            raise app.UsageError(f"--runs entry {spec!r}: expected {expected}")
+        runs.append((label, workdirs))
+    return runs
+
+
 def print_final(summary: dict, env_name: str, algo: str, seed: int) -> None:
     """One FINAL line per group: the last and best evaluation (mean +- std over seeds)."""
     if not summary:  # not the writing process of a multi-host run

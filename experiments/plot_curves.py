@@ -7,6 +7,9 @@ A label may name several workdirs joined by '+' (seeds): their mean is drawn wit
 
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import matplotlib
 
@@ -14,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from common import labelled_workdirs  # noqa: E402
 
 flags.DEFINE_list("runs", None, "LABEL=workdir[+workdir...] pairs.", required=True)
 flags.DEFINE_string("out", "curve.png", "Output PNG.")
@@ -33,9 +37,8 @@ def read_curve(workdir, metric):
 
 def main(_):
     fig, ax = plt.subplots(figsize=(6, 4))
-    for spec in FLAGS.runs:
-        label, _, dirs = spec.partition("=")
-        curves = [read_curve(d, FLAGS.metric) for d in dirs.split("+")]
+    for label, workdirs in labelled_workdirs(FLAGS.runs):
+        curves = [read_curve(d, FLAGS.metric) for d in workdirs]
         length = min(len(steps) for steps, _ in curves)
         steps = curves[0][0][:length]
         values = np.stack([v[:length] for _, v in curves])

@@ -19,6 +19,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from absl import app, flags  # noqa: E402
+from common import labelled_workdirs  # noqa: E402
 
 from xql_jax import report  # noqa: E402
 
@@ -32,12 +33,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     results = []
-    for spec in FLAGS.runs:
-        method, sep, dirs = spec.partition("=")
-        if not sep or not dirs:
-            raise app.UsageError(f"--runs entry {spec!r}: expected LABEL=workdir[+workdir...]")
+    for method, workdirs in labelled_workdirs(FLAGS.runs):
         try:
-            results += report.collect(method, dirs.split("+"))
+            results += report.collect(method, workdirs)
         except FileNotFoundError as e:
             raise app.UsageError(str(e)) from None
     rows = report.table(results)
