@@ -8,7 +8,7 @@ from typing import Dict, Optional, Tuple
 import gymnasium as gym
 import numpy as np
 
-from xql_jax.data import d4rl, minari_data
+from xql_jax.data import behavior, d4rl, minari_data
 
 # The embedded datasets: name -> how to build their evaluation environment.
 EMBEDDED_MAZES: Dict[str, Dict] = {
@@ -125,12 +125,11 @@ def make_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
     elif minari_data.is_minari(env_name):
         env = minari_data.make_minari_env(env_name)
     elif env_name in d4rl.D4RL_DATASETS:
-        gym_id = d4rl.evaluation_env(env_name)
-        if gym_id.startswith("Adroit"):
-            import gymnasium_robotics
+        from xql_jax import d4rl_envs
 
-            gym.register_envs(gymnasium_robotics)
-        env = gym.make(gym_id)
+        env = d4rl_envs.make(env_name)
+    elif behavior.parse_name(env_name):
+        env = gym.make(behavior.ROBOTS[behavior.parse_name(env_name)[0]])
     elif dmc_task(env_name) is not None:
         env = DMCEnv(*dmc_task(env_name), seed=seed)
     else:

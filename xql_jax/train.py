@@ -22,6 +22,7 @@ from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
     Dataset,
     DatasetError,
+    behavior,
     d4rl,
     load_d4rl_hdf5,
     minari_data,
@@ -58,13 +59,15 @@ def resolve_dataset(env_name: str, dataset_path: Optional[str], data_dir: Option
         return dataset_path, pointmaze.load_reference_scores(dataset_path) or d4rl.references(env_name)
     if env_name in d4rl.D4RL_DATASETS:
         return d4rl.resolve(env_name)
+    if behavior.parse_name(env_name):
+        return behavior.resolve(env_name, data_dir)
     if env_name in EMBEDDED_MAZES:
         path = pointmaze.ensure_dataset(env_name, data_dir=data_dir, log=log)
         return path, pointmaze.load_reference_scores(path)
     raise DatasetError(
         f"no dataset for env_name={env_name!r}: it is neither an embedded dataset ({sorted(EMBEDDED_MAZES)}) "
-        "nor a D4RL name (e.g. hopper-medium-v2, pen-human-v1). Pass --dataset_path=/path/to/file.hdf5 "
-        "(D4RL layout)."
+        "nor a D4RL name (e.g. hopper-medium-v2, pen-human-v1) nor a made one (hopper-medium-made). "
+        "Pass --dataset_path=/path/to/file.hdf5 (D4RL layout)."
     )
 
 
@@ -197,6 +200,11 @@ def load_offline_data(config, env_name: str, dataset_path: Optional[str], data_d
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = make_env(env_name)
     check_shapes(dataset, probe_env)
+    if getattr(probe_env, "zero_contact_forces", False) and np.any(dataset.observations[:, 27:]):
+        log(
+            f"warning: {path} has non-zero ant contact forces (observation dims 27-110), but the "
+            "evaluation zeroes them as D4RL's v2 files (MuJoCo 2.0) have them; scores will be off"
+        )
     probe_env.close()
     log(f"{env_name}: {len(dataset)} transitions from {path}")
     return dataset, references, transform

@@ -1,6 +1,6 @@
 """Datasets: D4RL HDF5 files, the embedded PointMaze dataset, and on-device sampling."""
 
-from xql_jax.data import d4rl, minari_data
+from xql_jax.data import behavior, d4rl, minari_data
 from xql_jax.data.dataset import (
     Dataset,
     DatasetError,
@@ -14,6 +14,7 @@ from xql_jax.data.sampling import sample_batch, to_device
 
 __all__ = [
     "Dataset",
+    "behavior",
     "d4rl",
     "minari_data",
     "DatasetError",

@@ -33,7 +33,7 @@ _LOCOMOTION_ENVS = {
     "halfcheetah": "HalfCheetah-v5",
     "hopper": "Hopper-v5",
     "walker2d": "Walker2d-v5",
-    "ant": "Ant-v5",
+    "ant": "Ant-v5 (+6 zero dims)",
 }
 _ADROIT_ENVS = {
     "pen": "AdroitHandPen-v1",
@@ -41,6 +41,9 @@ _ADROIT_ENVS = {
     "relocate": "AdroitHandRelocate-v1",
     "door": "AdroitHandDoor-v1",
 }
+# Adapted to D4RL's observations and dynamics in xql_jax/d4rl_envs.py.
+_ANTMAZE_ENV = "AntMaze_*-v4 (adapted to D4RL)"
+_KITCHEN_ENV = "FrankaKitchen-v1 (adapted to D4RL)"
 _ANTMAZE_FILES = {
     "umaze": "u-maze_noisy_multistart_False_multigoal_False",
     "umaze-diverse": "u-maze_noisy_multistart_True_multigoal_True",
@@ -57,7 +60,7 @@ _KITCHEN_FILES = {
 
 
 def _catalogue() -> Dict[str, Dict]:
-    """name -> {url, refs: (ref_min_score, ref_max_score), env}; env is None where none is wired up yet."""
+    """name -> {url, refs: (ref_min_score, ref_max_score), env: what xql_jax.d4rl_envs evaluates in}."""
     entries = {}
     for robot, (low, high) in _LOCOMOTION_REFERENCES.items():
         for data in ("random", "medium", "expert", "medium-replay", "full-replay", "medium-expert"):
@@ -67,14 +70,16 @@ def _catalogue() -> Dict[str, Dict]:
             )
     for maze, stem in _ANTMAZE_FILES.items():
         entries[f"antmaze-{maze}-v0"] = dict(
-            url=f"{_BASE_URL}/ant_maze_new/Ant_maze_{stem}_sparse.hdf5", refs=(0.0, 1.0), env=None
+            url=f"{_BASE_URL}/ant_maze_new/Ant_maze_{stem}_sparse.hdf5", refs=(0.0, 1.0), env=_ANTMAZE_ENV
         )
         entries[f"antmaze-{maze}-v2"] = dict(
-            url=f"{_BASE_URL}/ant_maze_v2/Ant_maze_{stem}_sparse_fixed.hdf5", refs=(0.0, 1.0), env=None
+            url=f"{_BASE_URL}/ant_maze_v2/Ant_maze_{stem}_sparse_fixed.hdf5",
+            refs=(0.0, 1.0),
+            env=_ANTMAZE_ENV,
         )
     for task, file_name in _KITCHEN_FILES.items():
         entries[f"kitchen-{task}-v0"] = dict(
-            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), env=None
+            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), env=_KITCHEN_ENV
         )
     v0_files = {
         "human": "{}-v0_demos_clipped",
@@ -126,12 +131,5 @@ def resolve(name: str) -> Tuple[str, Dict[str, float]]:
 
 
 def evaluation_env(name: str) -> str:
-    """The gymnasium id to evaluate a D4RL dataset's policies in."""
-    env = D4RL_DATASETS[name]["env"]
-    if env is None:
-        raise ValueError(
-            f"no evaluation environment is wired up for {name!r} yet (AntMaze and FrankaKitchen need "
-            "observation adapters to D4RL's layout); evaluate elsewhere or train with --dataset_path on "
-            "another environment"
-        )
-    return env
+    """The environment a D4RL dataset's policies are evaluated in (built by xql_jax.d4rl_envs)."""
+    return D4RL_DATASETS[name]["env"]
