@@ -1,0 +1,155 @@
+"""D4RL-style datasets made here: buffer export, rollouts, level choice, and make_dataset.py end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from xql_jax.data import behavior, qlearning_transitions
+from xql_jax.data.dataset import DatasetError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_replay_rows_become_d4rl_rows_with_terminals_and_time_limits():
+    obs = np.arange(7, dtype=np.float32)[:, None]
+    # Episode A: rows 0-2, cut by a time limit (row 3 does not start at row 2's next state);
+    # episode B: rows 3-4, terminal at 4; episode C: row 5, still running when the buffer was saved.
+    data = {
+        "observations": obs[[0, 1, 2, 4, 5, 6]],
+        "actions": np.zeros((6, 1), np.float32),
+        "rewards": np.arange(6, dtype=np.float32),
+        "masks": np.array([1, 1, 1, 1, 0, 1], np.float32),
+        "next_observations": obs[[1, 2, 3, 5, 6, 0]],
+    }
+    data["next_observations"][4] = 99.0  # terminal: its next state is not the next row's
+    raw = behavior.replay_rows_to_raw(data, 6)
+    np.testing.assert_array_equal(raw["terminals"], [0, 0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(raw["timeouts"], [0, 0, 1, 0, 0, 1])
+    np.testing.assert_allclose(behavior.episode_returns_of(raw), [0 + 1 + 2, 3 + 4, 5])
+    dataset = qlearning_transitions(raw)
+    # Rows ending in a timeout are dropped as D4RL's qlearning_dataset does; the terminal stays.
+    np.testing.assert_allclose(dataset.rewards, [0, 1, 3, 4])
+    np.testing.assert_allclose(dataset.masks, [1, 1, 1, 0])
+    np.testing.assert_allclose(dataset.next_observations[:, 0], [1, 2, 5, 99])
+
+
+def test_collect_writes_whole_episodes_one_after_another():
+    raw, returns = behavior.collect("Hopper-v5", None, 400, seed=3, num_envs=3)
+    assert all(len(v) == 400 for v in raw.values())
+    assert raw["observations"].shape == (400, 11) and raw["actions"].shape == (400, 3)
+    ends = raw["terminals"] | raw["timeouts"]
+    assert ends[-1] and not np.any(raw["terminals"] & raw["timeouts"])
+    # Inside an episode each row starts where the previous one ended; across ends it does not.
+    continues = np.all(raw["next_observations"][:-1] == raw["observations"][1:], axis=-1)
+    np.testing.assert_array_equal(continues, ~ends[:-1])
+    # A random hopper falls within 1000 steps: every whole episode ends in a terminal.
+    assert raw["terminals"].sum() == len(returns) >= 10
+    np.testing.assert_allclose(behavior.episode_returns_of(raw)[: len(returns)], returns, rtol=1e-5)
+    # A deterministic actor without noise is what gets recorded.
+    constant = lambda o: np.full((len(o), 3), 0.25)  # noqa: E731
+    raw, _ = behavior.collect("Hopper-v5", constant, 50, noise_std=0.0, num_envs=2)
+    np.testing.assert_array_equal(raw["actions"], 0.25)
+
+
+def test_levels_are_the_best_evaluation_and_the_one_nearest_forty_percent_before_it():
+    rows = [
+        {"step": 10, "return_mean": -100.0},
+        {"step": 20, "return_mean": 200.0},
+        {"step": 30, "return_mean": 500.0},
+        {"step": 40, "return_mean": 1100.0},
+        {"step": 50, "return_mean": 1000.0},
+    ]
+    # target = -100 + 0.4 * (1100 + 100) = 380: 500 is nearer than 200
+    assert behavior.choose_levels(rows) == {"medium": 30, "expert": 40}
+    with pytest.raises(DatasetError, match="no evaluations"):
+        behavior.choose_levels([])
+
+
+def test_made_names_and_their_errors(tmp_path):
+    assert behavior.parse_name("hopper-medium-replay-made") == ("hopper", "medium-replay")
+    assert behavior.parse_name("hopper-medium-v2") is None
+    with pytest.raises(DatasetError, match="unknown made dataset 'ant-medium-made'"):
+        behavior.parse_name("ant-medium-made")
+    with pytest.raises(DatasetError, match=r"--dataset=hopper-medium-replay --behavior_run="):
+        behavior.resolve("hopper-medium-replay-made", str(tmp_path))
+
+
+def make(*args):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "make_dataset.py"), *args, "--progress=false"],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
+    """The whole recipe, tiny: a behavior run, its export, every kind of dataset, X-QL on one."""
+    dirs = [f"--policy_dir={tmp_path / 'policies'}", f"--data_dir={tmp_path / 'data'}"]
+    run = tmp_path / "behavior"
+    result = make(
+        "--train_behavior=hopper",
+        "--behavior_steps=1200",
+        "--behavior_eval_interval=400",
+        f"--workdir={run}",
+        "--reference_episodes=2",
+        *dirs,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((tmp_path / "policies" / "hopper.json").read_text())
+    assert info["env_id"] == "Hopper-v5" and set(info["levels"]) == {"medium", "expert"}
+    assert info["references"]["ref_max_score"] == info["levels"]["expert"]["return_mean"]
+    assert (tmp_path / "policies" / "hopper-medium.npz").is_file()
+
+    # medium-replay: the buffer's rows up to the medium checkpoint, written by the export.
+    medium_step = info["levels"]["medium"]["step"]
+    with h5py.File(tmp_path / "data" / "hopper-medium-replay-made.hdf5", "r") as f:
+        assert len(f["rewards"]) == medium_step and f.attrs["behavior_step"] == medium_step
+        assert set(f.keys()) >= {"observations", "actions", "rewards", "terminals", "timeouts"}
+
+    for kind in ("medium", "random", "medium-expert"):
+        result = make(f"--dataset=hopper-{kind}", "--num_transitions=300", *dirs)
+        assert result.returncode == 0, result.stderr[-3000:]
+    with h5py.File(tmp_path / "data" / "hopper-medium-expert-made.hdf5", "r") as f:
+        assert len(f["rewards"]) == 600
+    references = json.loads((tmp_path / "data" / "hopper-medium-made.json").read_text())
+    assert references == info["references"]
+
+    result = make("--dataset=walker2d-medium", *dirs)
+    assert result.returncode != 0 and "train them with" in result.stderr
+    result = make("--dataset=hopper-medium-replay", "--overwrite", *dirs)
+    assert result.returncode != 0 and "--behavior_run" in result.stderr
+
+    # The made dataset trains like a D4RL one, by name, with its own reference returns.
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "experiments", "train_offline.py"),
+            "--env_name=hopper-medium-expert-made",
+            f"--data_dir={tmp_path / 'data'}",
+            "--config=configs/locomotion.py",
+            f"--workdir={tmp_path / 'offline'}",
+            "--config.agent.hidden_dims=(16,16)",
+            "--config.max_steps=100",
+            "--config.log_interval=50",
+            "--config.eval_interval=100",
+            "--config.eval_episodes=2",
+            "--config.batch_size=32",
+            "--progress=false",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "offline" / "summary.json").read_text())
+    assert summary["metric"] == "normalized_score" and np.isfinite(summary["last"])
