@@ -36,6 +36,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["xql_jax", "xql_jax.*"]),
+    # The shipped behavior policies of experiments/make_dataset.py (TD3 actors, ~0.3 MB each).
+    package_data={"xql_jax.data": ["behavior_policies/*.npz", "behavior_policies/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "test": ["pytest>=8", "ruff>=0.5"],

@@ -242,7 +242,8 @@ def episode_returns_of(raw: Dict[str, np.ndarray]) -> np.ndarray:
 
 def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str, float], metadata: Dict):
     """The D4RL layout (observations, actions, rewards, terminals, timeouts, next_observations), with
-    ``metadata`` as attributes and the reference returns in the JSON file beside it."""
+    the reference returns and ``metadata`` as attributes, and the references also in the JSON file
+    beside it (where the loader looks for them)."""
     import h5py
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -250,7 +251,7 @@ def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str,
     with h5py.File(partial, "w") as f:
         for key, value in raw.items():
             f.create_dataset(key, data=value, compression="gzip", compression_opts=4)
-        for key, value in metadata.items():
+        for key, value in {**references, **metadata}.items():
             f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
     with open(os.path.splitext(path)[0] + ".json", "w") as f:
         json.dump(references, f, indent=2)
