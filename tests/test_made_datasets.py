@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from tests.test_launcher import run as run_offline_launcher
 from xql_jax.data import behavior, qlearning_transitions
 from xql_jax.data.dataset import DatasetError
 
@@ -128,10 +129,8 @@ def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
     assert result.returncode != 0 and "--behavior_run" in result.stderr
 
     # The made dataset trains like a D4RL one, by name, with its own reference returns.
-    result = subprocess.run(
+    result = run_offline_launcher(
         [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "train_offline.py"),
             "--env_name=hopper-medium-expert-made",
             f"--data_dir={tmp_path / 'data'}",
             "--config=configs/locomotion.py",
@@ -143,12 +142,7 @@ def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
             "--config.eval_episodes=2",
             "--config.batch_size=32",
             "--progress=false",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        ]
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "offline" / "summary.json").read_text())
