@@ -103,15 +103,15 @@ def export_behavior(workdir: str) -> None:
     with open(os.path.join(workdir, "eval.jsonl")) as f:
         evaluations = [json.loads(line) for line in f if line.strip()]
     steps = behavior.choose_levels(evaluations)
-    levels, actors = {}, {}
+    levels = {}
     for level, step in steps.items():
         config, env_id, state, buffer = behavior.restore_run(workdir, step, _env_id())
         robot = _robot_of(env_id)
         params = jax.tree_util.tree_map(lambda x: x[0], jax.device_get(state.actor.params))
         behavior.save_policy(behavior.policy_path(robot, level, FLAGS.policy_dir), params)
         hidden_dims = list(config.agent.hidden_dims)
-        actors[level] = behavior.deterministic_actor(params, hidden_dims, buffer.data["actions"].shape[-1])
-        mean, std = _mean_return(env_id, actors[level], FLAGS.reference_episodes, seed=10_000)
+        actor = behavior.deterministic_actor(params, hidden_dims, buffer.data["actions"].shape[-1])
+        mean, std = _mean_return(env_id, actor, FLAGS.reference_episodes, seed=10_000)
         levels[level] = {"step": step, "return_mean": mean, "return_std": std}
         print(f"{robot} {level}: step {step}, return {mean:.1f} +- {std:.1f}")
     random_mean, random_std = _mean_return(env_id, None, FLAGS.reference_episodes, seed=10_000)
