@@ -7,7 +7,8 @@ what they meant in the files, so each family gets an adapter:
 - locomotion (halfcheetah, hopper, walker2d): gymnasium's ``-v5`` environments already match.
 - ant: ``Ant-v5`` drops the world body's contact forces (105 dims); D4RL's 111 have them (always
   zero) in place. D4RL's v2 files were recorded with MuJoCo 2.0, where every contact force
-  (``cfrc_ext``) reads zero (Farama-Foundation/D4RL#143: dims 27-110 of ant-medium-v2 are all zero), so by default the adapter zeroes them too.
+  (``cfrc_ext``) reads zero (D4RL issue #143: dims 27-110 of ant-medium-v2 are all zero), so by
+  default the adapter zeroes them too.
 - antmaze: gymnasium-robotics' AntMaze, changed to D4RL's: its maze rows flipped and positions
   shifted so the ant starts at (0, 0) with the goal where D4RL put it; D4RL's ant (0.02 s physics
   step, torques of 30 x action, its contact softness); observation (x, y, qpos[2:], qvel) = 29
