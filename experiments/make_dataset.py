@@ -100,8 +100,7 @@ def export_behavior(workdir: str) -> None:
     and write the medium-replay dataset from the run's replay buffer."""
     import jax
 
-    with open(os.path.join(workdir, "eval.jsonl")) as f:
-        evaluations = [json.loads(line) for line in f if line.strip()]
+    evaluations = behavior.read_evaluations(workdir)
     steps = behavior.choose_levels(evaluations)
     levels = {}
     for level, step in steps.items():
@@ -114,6 +113,8 @@ def export_behavior(workdir: str) -> None:
         mean, std = _mean_return(env_id, actor, FLAGS.reference_episodes, seed=10_000)
         levels[level] = {"step": step, "return_mean": mean, "return_std": std}
         print(f"{robot} {level}: step {step}, return {mean:.1f} +- {std:.1f}")
+        if level == "medium":
+            medium_buffer = buffer
     random_mean, random_std = _mean_return(env_id, None, FLAGS.reference_episodes, seed=10_000)
     info = {
         "robot": robot,
@@ -135,21 +136,24 @@ def export_behavior(workdir: str) -> None:
         f"wrote {path}: random {random_mean:.1f}, medium {levels['medium']['return_mean']:.1f}, "
         f"expert {levels['expert']['return_mean']:.1f}"
     )
-    write_medium_replay(workdir, info)
+    _write_replay(medium_buffer, steps["medium"], info, time.time())
 
 
 def write_medium_replay(workdir: str, info) -> str:
     """The run's replay buffer up to its medium checkpoint (warm-up rows included, as in D4RL)."""
-    import jax
-
     started = time.time()
-    with open(os.path.join(workdir, "eval.jsonl")) as f:
-        step = behavior.choose_levels([json.loads(line) for line in f if line.strip()])["medium"]
+    step = behavior.choose_levels(behavior.read_evaluations(workdir))["medium"]
     _, env_id, _, buffer = behavior.restore_run(workdir, step, _env_id())
     if env_id != info["env_id"]:
         raise ValueError(f"{workdir} trained on {env_id}, the behavior policies are for {info['env_id']}")
     if info["levels"]["medium"]["step"] != step:
         print(f"note: the medium policy in use is not this run's (step {step}); references still apply")
+    return _write_replay(buffer, step, info, started)
+
+
+def _write_replay(buffer, step: int, info, started: float) -> str:
+    import jax
+
     size = int(jax.device_get(buffer.size)[0])
     rows = jax.tree_util.tree_map(lambda x: x[0], jax.device_get(buffer.data))  # the one member
     raw = behavior.replay_rows_to_raw(rows, size)

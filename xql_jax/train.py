@@ -17,6 +17,7 @@ import numpy as np
 import tqdm
 from jax.sharding import NamedSharding, PartitionSpec
 
+from xql_jax import d4rl_envs
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
@@ -200,7 +201,9 @@ def load_offline_data(config, env_name: str, dataset_path: Optional[str], data_d
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = make_env(env_name)
     check_shapes(dataset, probe_env)
-    if getattr(probe_env, "zero_contact_forces", False) and np.any(dataset.observations[:, 27:]):
+    if getattr(probe_env, "zero_contact_forces", False) and np.any(
+        dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
+    ):
         log(
             f"warning: {path} has non-zero ant contact forces (observation dims 27-110), but the "
             "evaluation zeroes them as D4RL's v2 files (MuJoCo 2.0) have them; scores will be off"

@@ -26,11 +26,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from xql_jax.data.dataset import DatasetError
+from xql_jax.data.dataset import DatasetError, returns_between
 
 ROBOTS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "walker2d": "Walker2d-v5"}
 KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert")
-LEVELS = ("medium", "expert")  # the shipped behavior policies
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "behavior_policies")
 MEDIUM_FRACTION = 0.4  # medium = the checkpoint whose return is nearest this share of the expert's
 _NAME = re.compile(r"^(?P<robot>[a-z0-9]+)-(?P<kind>[a-z-]+)-made$")
@@ -234,10 +233,7 @@ def concatenate(*raws: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
 
 def episode_returns_of(raw: Dict[str, np.ndarray]) -> np.ndarray:
     """Returns of the episodes in D4RL-layout arrays (a cut last episode included)."""
-    ends = np.flatnonzero(raw["terminals"] | raw["timeouts"]) + 1
-    cumulative = np.concatenate([[0.0], np.cumsum(raw["rewards"], dtype=np.float64)])
-    starts = np.concatenate([[0], ends[:-1]])
-    return cumulative[ends] - cumulative[starts]
+    return returns_between(raw["rewards"], raw["terminals"] | raw["timeouts"])
 
 
 def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str, float], metadata: Dict):
@@ -259,6 +255,12 @@ def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str,
 
 
 # ---------------------------------------------------------------- behavior-policy training runs
+
+
+def read_evaluations(workdir: str) -> List[Dict]:
+    """The rows of a run's eval.jsonl."""
+    with open(os.path.join(workdir, "eval.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def choose_levels(evaluations: List[Dict], medium_fraction: float = MEDIUM_FRACTION) -> Dict[str, int]:

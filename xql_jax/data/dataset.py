@@ -148,12 +148,18 @@ def load_d4rl_hdf5(path: str) -> Dataset:
     return qlearning_transitions(raw, source=path)
 
 
+def returns_between(rewards: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Undiscounted return of every episode of consecutive ``rewards``; ``ends`` marks each
+    episode's last step (the last step must be one)."""
+    stops = np.flatnonzero(ends) + 1
+    starts = np.concatenate([[0], stops[:-1]])
+    cumulative = np.concatenate([[0.0], np.cumsum(rewards, dtype=np.float64)])
+    return cumulative[stops] - cumulative[starts]
+
+
 def episode_returns(dataset: Dataset) -> np.ndarray:
     """Undiscounted return of every episode, splitting at ``dones``."""
-    ends = np.flatnonzero(dataset.dones) + 1
-    starts = np.concatenate([[0], ends[:-1]])
-    cumulative = np.concatenate([[0.0], np.cumsum(dataset.rewards, dtype=np.float64)])
-    return cumulative[ends] - cumulative[starts]
+    return returns_between(dataset.rewards, dataset.dones)
 
 
 def reward_transform(dataset: Dataset, mode: str):
