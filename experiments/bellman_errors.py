@@ -12,20 +12,17 @@ histograms of the chosen steps with both fits and their mean log-likelihoods.
 import csv
 import glob
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from common import labelled_workdirs  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from absl import app, flags
+from common import labelled_workdirs
+from scipy import stats
 
-from xql_jax import analysis  # noqa: E402
+from xql_jax import analysis
 
 flags.DEFINE_list(
     "runs", None, "LABEL=workdir pairs; each workdir holds bellman_errors/step_*.npy.", required=True

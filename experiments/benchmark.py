@@ -12,18 +12,14 @@ actions, 1M transitions). Compilation and a warm-up call are excluded; each figu
 """
 
 import json
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import jax
+import numpy as np
+from absl import app, flags
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from xql_jax.agents import xql  # noqa: E402
-from xql_jax.train import Member, init_member_states, make_train_chunk  # noqa: E402
+from xql_jax.agents import xql
+from xql_jax.train import Member, init_member_states, make_train_chunk
 
 flags.DEFINE_integer("num_transitions", 1_000_000, "Dataset size.")
 flags.DEFINE_integer("observation_dim", 17, "halfcheetah: 17.")

@@ -7,11 +7,13 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
+import xql_jax.configs
 from xql_jax.data import DatasetError
 from xql_jax.runs import TrainingDiverged, parse_sweep
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-DEFAULT_CONFIG = os.path.join(ROOT, "configs", "maze.py")
+# The config files ship inside the package, so the defaults resolve in any install and directory.
+CONFIG_DIR = os.path.dirname(os.path.abspath(xql_jax.configs.__file__))
+DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "maze.py")
 # ml_collections raises these for an unknown or mistyped --config.* field.
 _OVERRIDE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
 FLAGS = flags.FLAGS
@@ -59,7 +61,7 @@ def define_online_flags(default_config: str) -> None:
     """Flags of the online launcher: environment, seeds, sweeps, devices, config, workdir."""
     flags.DEFINE_string("env_name", "cheetah-run", "DeepMind Control domain-task, or a gymnasium id.")
     flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/<variant>_seed<seed>.")
-    _define_member_flags(os.path.join(ROOT, default_config))
+    _define_member_flags(os.path.join(CONFIG_DIR, default_config))
 
 
 def parse_flags(argv):

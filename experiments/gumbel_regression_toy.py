@@ -10,18 +10,15 @@ beta). The left panel shows the loss exp(u / beta) - u / beta - 1 of a residual 
 
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from absl import app, flags
 
-from xql_jax import analysis  # noqa: E402
+from xql_jax import analysis
 
 flags.DEFINE_list("betas", ["0.25", "0.5", "1", "2", "5"], "Gumbel temperatures to fit.")
 flags.DEFINE_integer("num_points", 5000, "Dataset size.")

@@ -14,15 +14,12 @@ Then: python experiments/train_offline.py --env_name=hopper-medium-replay-made -
 
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app, flags
+from common import exit_on_errors, parse_flags
 
-from absl import app, flags  # noqa: E402
-from common import exit_on_errors, parse_flags  # noqa: E402
-
-from xql_jax.data import behavior  # noqa: E402
+from xql_jax.data import behavior
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "<robot>-<kind> to make, e.g. halfcheetah-medium, hopper-medium-replay.")
@@ -78,12 +75,12 @@ def _mean_return(env_id: str, actor, episodes: int, seed: int):
 
 
 def train_behavior(robot: str) -> str:
-    import configs.online
+    from xql_jax.configs import online as online_configs
     from xql_jax.online import train_online
 
     if robot not in behavior.ROBOTS:
         raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(behavior.ROBOTS)}")
-    config = configs.online.get_config("td3")
+    config = online_configs.get_config("td3")
     config.max_steps = FLAGS.behavior_steps
     config.replay_capacity = FLAGS.behavior_steps  # medium-replay is the buffer's first rows
     config.eval_interval = config.checkpoint_interval = FLAGS.behavior_eval_interval

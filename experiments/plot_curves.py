@@ -7,17 +7,14 @@ A label may name several workdirs joined by '+' (seeds): their mean is drawn wit
 
 import json
 import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from common import labelled_workdirs  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from absl import app, flags
+from common import labelled_workdirs
 
 flags.DEFINE_list("runs", None, "LABEL=workdir[+workdir...] pairs.", required=True)
 flags.DEFINE_string("out", "curve.png", "Output PNG.")

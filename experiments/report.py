@@ -10,18 +10,15 @@ multi-seed run (a sweep's settings become methods of their own). Writes <out>.md
 
 import csv
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from absl import app, flags  # noqa: E402
-from common import labelled_workdirs  # noqa: E402
+import matplotlib.pyplot as plt
+from absl import app, flags
+from common import labelled_workdirs
 
-from xql_jax import report  # noqa: E402
+from xql_jax import report
 
 flags.DEFINE_list("runs", None, "LABEL=workdir[+workdir...] pairs.", required=True)
 flags.DEFINE_string("out", "report", "Output prefix: <out>.md, <out>.csv, <out>_curves.png.")

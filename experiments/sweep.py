@@ -13,12 +13,9 @@ with the mean and std over seeds of the last and best scores for every setting.
 
 import csv
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
-from common import define_run_flags, parse_flags, train_from_flags  # noqa: E402
+from absl import app, flags
+from common import define_run_flags, parse_flags, train_from_flags
 
 define_run_flags()
 flags.DEFINE_string("workdir", "runs/sweep", "Root folder of the sweep.")

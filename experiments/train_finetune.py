@@ -6,15 +6,12 @@ python experiments/train_finetune.py --config.max_steps=20000 --config.online.ma
 """
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
-from common import ROOT, define_run_flags, exit_on_errors, parse_flags, print_final, shard_flag  # noqa: E402
+from absl import app, flags
+from common import CONFIG_DIR, define_run_flags, exit_on_errors, parse_flags, print_final, shard_flag
 
 FLAGS = flags.FLAGS
-define_run_flags(default_config=os.path.join(ROOT, "configs", "finetune.py"))
+define_run_flags(default_config=os.path.join(CONFIG_DIR, "finetune.py"))
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/finetune_<algo>_seed<seed>.")
 
 

@@ -9,13 +9,9 @@
 """
 
 import os
-import sys
 
-# Config files import each other as the top-level package `configs`, found at the repo root.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
-from common import define_run_flags, parse_flags, print_final, train_from_flags  # noqa: E402
+from absl import app, flags
+from common import define_run_flags, parse_flags, print_final, train_from_flags
 
 FLAGS = flags.FLAGS
 define_run_flags()

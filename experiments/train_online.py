@@ -7,17 +7,14 @@ python experiments/train_online.py --env_name=HalfCheetah-v5 --config.agent.beta
 """
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app, flags
+from common import define_online_flags, exit_on_errors, parse_flags, print_final, shard_flag
 
-from absl import app, flags  # noqa: E402
-from common import define_online_flags, exit_on_errors, parse_flags, print_final, shard_flag  # noqa: E402
-
-from configs.online import PAPER_BETAS  # noqa: E402
+from xql_jax.configs.online import PAPER_BETAS
 
 FLAGS = flags.FLAGS
-define_online_flags(default_config="configs/online.py")
+define_online_flags(default_config="online.py")
 
 
 def main(argv):

@@ -145,8 +145,7 @@ def test_bellman_error_script_fits_saved_errors(tmp_path):
 
 
 def test_ablation_configs():
-    sys.path.insert(0, ROOT)
-    from configs import ablations
+    from xql_jax.configs import ablations
 
     beta = ablations.get_config("beta")
     assert beta.ablation_sweep == "beta=0.5,1,2,5,10" and beta.agent.value_loss == "gumbel"

@@ -1,6 +1,6 @@
 import pytest
 
-from configs import adroit, antmaze, base, kitchen, locomotion, maze, tuned
+from xql_jax.configs import adroit, antmaze, base, kitchen, locomotion, maze, tuned
 from xql_jax.train import learner_config_from, validate_config
 
 

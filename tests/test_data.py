@@ -1,4 +1,3 @@
-import os
 
 import h5py
 import jax
@@ -205,10 +204,7 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     assert references == {"ref_min_score": -1500.0, "ref_max_score": -100.0}
     check_shapes(dataset, make_env("minari:pendulum/random-v0"))
     # A few steps of X-QL on it, evaluated in the environment Minari recovers.
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from configs import base
+    from xql_jax.configs import base
     from xql_jax.train import train_offline
 
     config = base.get_config()

@@ -46,10 +46,9 @@ def test_each_vmapped_member_equals_its_own_single_run():
 
 SHARDED_SCRIPT = textwrap.dedent(
     """
-    import os, sys
+    import os
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     os.environ["JAX_PLATFORMS"] = "cpu"
-    sys.path.insert(0, {root!r})
     import jax, numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
     from tests.test_agent import ACT_DIM, OBS_DIM, fake_data, tiny

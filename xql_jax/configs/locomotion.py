@@ -1,6 +1,6 @@
 """D4RL gym locomotion (halfcheetah, hopper, walker2d): the paper's consistent X-QL settings."""
 
-from configs import base
+from xql_jax.configs import base
 
 
 def get_config(variant: str = "xql"):

@@ -1,6 +1,6 @@
 """The embedded PointMaze dataset (the default run): sized to finish in minutes on a 2-core CPU."""
 
-from configs import base
+from xql_jax.configs import base
 
 
 def get_config(variant: str = "xql"):

@@ -7,7 +7,7 @@ The domain config (locomotion / antmaze / kitchen / adroit) is chosen from the n
 tuned beta, exp clip, batch size and value updates of Table 4 replace the consistent ones.
 """
 
-from configs import adroit, antmaze, kitchen, locomotion
+from xql_jax.configs import adroit, antmaze, kitchen, locomotion
 
 # name: (beta, max_clip, batch_size, value_updates). Table 4's "Grad Clip" column is the clip of
 # (Q - V) / beta inside the Gumbel loss (our max_clip), as its values (3-7) and App. D.3 show.

@@ -7,7 +7,7 @@ as in the paper: ``--config=configs/finetune.py`` with ``--config.max_steps=1000
 
 import ml_collections
 
-from configs import maze
+from xql_jax.configs import maze
 
 
 def get_config(variant: str = "xql") -> ml_collections.ConfigDict:

@@ -1,6 +1,6 @@
 """D4RL AntMaze: sparse reward shifted by -1, sharper AWR, constant actor lr, 100 eval episodes."""
 
-from configs import base
+from xql_jax.configs import base
 
 
 def get_config(variant: str = "xql"):

@@ -33,7 +33,7 @@ def get_config(spec: str = "beta"):
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; use one of {DOMAINS}")
     settings = ABLATIONS[ablation]
-    config = importlib.import_module(f"configs.{domain}").get_config(settings["variant"])
+    config = importlib.import_module(f"xql_jax.configs.{domain}").get_config(settings["variant"])
     config.ablation_sweep = settings["sweep"]  # experiments/sweep.py's --sweep when none is given
     config.ablation_batch_sizes = settings["batch_sizes"]  # its --batch_sizes when none is given
     return config

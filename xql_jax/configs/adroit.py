@@ -1,6 +1,6 @@
-"""D4RL Franka Kitchen: large beta, soft AWR, actor dropout 0.1, raw rewards."""
+"""D4RL Adroit (pen, hammer, door, relocate): as kitchen, beta 5, AWR 0.5, actor dropout 0.1."""
 
-from configs import base
+from xql_jax.configs import base
 
 
 def get_config(variant: str = "xql"):
