@@ -19,7 +19,8 @@ import time
 from absl import app, flags
 from common import exit_on_errors, parse_flags
 
-from xql_jax.data import behavior
+from xql_jax import made_datasets
+from xql_jax.data import made, write_d4rl_hdf5
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "<robot>-<kind> to make, e.g. halfcheetah-medium, hopper-medium-replay.")
@@ -42,7 +43,7 @@ flags.DEFINE_bool("progress", True, "Show progress bars.")
 
 
 def _robot_of(env_id: str) -> str:
-    robots = {v: k for k, v in behavior.ROBOTS.items()}
+    robots = {v: k for k, v in made.ROBOTS.items()}
     if env_id not in robots:
         raise ValueError(f"the behavior run is on {env_id!r}, not one of {sorted(robots)}")
     return robots[env_id]
@@ -51,9 +52,9 @@ def _robot_of(env_id: str) -> str:
 def _env_id():
     if FLAGS.robot is None:
         return None
-    if FLAGS.robot not in behavior.ROBOTS:
-        raise ValueError(f"unknown --robot {FLAGS.robot!r}; choose one of {sorted(behavior.ROBOTS)}")
-    return behavior.ROBOTS[FLAGS.robot]
+    if FLAGS.robot not in made.ROBOTS:
+        raise ValueError(f"unknown --robot {FLAGS.robot!r}; choose one of {sorted(made.ROBOTS)}")
+    return made.ROBOTS[FLAGS.robot]
 
 
 def _mean_return(env_id: str, actor, episodes: int, seed: int):
@@ -78,8 +79,8 @@ def train_behavior(robot: str) -> str:
     from xql_jax.configs import online as online_configs
     from xql_jax.online import train_online
 
-    if robot not in behavior.ROBOTS:
-        raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(behavior.ROBOTS)}")
+    if robot not in made.ROBOTS:
+        raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(made.ROBOTS)}")
     config = online_configs.get_config("td3")
     config.max_steps = FLAGS.behavior_steps
     config.replay_capacity = FLAGS.behavior_steps  # medium-replay is the buffer's first rows
@@ -88,7 +89,7 @@ def train_behavior(robot: str) -> str:
     config.checkpoints_to_keep = FLAGS.behavior_steps // FLAGS.behavior_eval_interval + 1
     config.eval_episodes = config.eval_envs = 5
     workdir = FLAGS.workdir or os.path.join("runs", "behavior", robot)
-    train_online(config, workdir, behavior.ROBOTS[robot], seed=FLAGS.seed, progress=FLAGS.progress)
+    train_online(config, workdir, made.ROBOTS[robot], seed=FLAGS.seed, progress=FLAGS.progress)
     return workdir
 
 
@@ -97,16 +98,16 @@ def export_behavior(workdir: str) -> None:
     and write the medium-replay dataset from the run's replay buffer."""
     import jax
 
-    evaluations = behavior.read_evaluations(workdir)
-    steps = behavior.choose_levels(evaluations)
+    evaluations = made_datasets.read_evaluations(workdir)
+    steps = made_datasets.choose_levels(evaluations)
     levels = {}
     for level, step in steps.items():
-        config, env_id, state, buffer = behavior.restore_run(workdir, step, _env_id())
+        config, env_id, state, buffer = made_datasets.restore_run(workdir, step, _env_id())
         robot = _robot_of(env_id)
         params = jax.tree_util.tree_map(lambda x: x[0], jax.device_get(state.actor.params))
-        behavior.save_policy(behavior.policy_path(robot, level, FLAGS.policy_dir), params)
+        made_datasets.save_policy(made_datasets.policy_path(robot, level, FLAGS.policy_dir), params)
         hidden_dims = list(config.agent.hidden_dims)
-        actor = behavior.deterministic_actor(params, hidden_dims, buffer.data["actions"].shape[-1])
+        actor = made_datasets.deterministic_actor(params, hidden_dims, buffer.data["actions"].shape[-1])
         mean, std = _mean_return(env_id, actor, FLAGS.reference_episodes, seed=10_000)
         levels[level] = {"step": step, "return_mean": mean, "return_std": std}
         print(f"{robot} {level}: step {step}, return {mean:.1f} +- {std:.1f}")
@@ -121,12 +122,12 @@ def export_behavior(workdir: str) -> None:
         "action_dim": int(buffer.data["actions"].shape[-1]),
         "behavior_run": workdir,
         "training_steps": int(evaluations[-1]["step"]),
-        "medium_fraction": behavior.MEDIUM_FRACTION,
+        "medium_fraction": made_datasets.MEDIUM_FRACTION,
         "levels": levels,
         "random": {"return_mean": random_mean, "return_std": random_std},
         "references": {"ref_min_score": random_mean, "ref_max_score": levels["expert"]["return_mean"]},
     }
-    path = behavior.info_path(robot, FLAGS.policy_dir)
+    path = made_datasets.info_path(robot, FLAGS.policy_dir)
     with open(path, "w") as f:
         json.dump(info, f, indent=2)
     print(
@@ -139,8 +140,8 @@ def export_behavior(workdir: str) -> None:
 def write_medium_replay(workdir: str, info) -> str:
     """The run's replay buffer up to its medium checkpoint (warm-up rows included, as in D4RL)."""
     started = time.time()
-    step = behavior.choose_levels(behavior.read_evaluations(workdir))["medium"]
-    _, env_id, _, buffer = behavior.restore_run(workdir, step, _env_id())
+    step = made_datasets.choose_levels(made_datasets.read_evaluations(workdir))["medium"]
+    _, env_id, _, buffer = made_datasets.restore_run(workdir, step, _env_id())
     if env_id != info["env_id"]:
         raise ValueError(f"{workdir} trained on {env_id}, the behavior policies are for {info['env_id']}")
     if info["levels"]["medium"]["step"] != step:
@@ -153,14 +154,14 @@ def _write_replay(buffer, step: int, info, started: float) -> str:
 
     size = int(jax.device_get(buffer.size)[0])
     rows = jax.tree_util.tree_map(lambda x: x[0], jax.device_get(buffer.data))  # the one member
-    raw = behavior.replay_rows_to_raw(rows, size)
+    raw = made.replay_rows_to_raw(rows, size)
     return _write(info["robot"], "medium-replay", raw, info, {"behavior_step": step}, started)
 
 
 def _write(robot: str, kind: str, raw, info, extra, started=None) -> str:
     name = f"{robot}-{kind}-made"
-    path = behavior.dataset_path(name, FLAGS.data_dir)
-    returns = behavior.episode_returns_of(raw)
+    path = made.dataset_path(name, FLAGS.data_dir)
+    returns = made.episode_returns_of(raw)
     metadata = {
         "name": name,
         "env_id": info["env_id"],
@@ -170,7 +171,7 @@ def _write(robot: str, kind: str, raw, info, extra, started=None) -> str:
         "episodes": len(returns),
         **extra,
     }
-    behavior.write_d4rl_hdf5(path, raw, info["references"], metadata)
+    write_d4rl_hdf5(path, raw, info["references"], metadata)
     elapsed = f" in {time.time() - started:.0f} s" if started else ""
     print(
         f"wrote {path}: {len(raw['rewards'])} transitions, {len(returns)} episodes, episode return "
@@ -181,9 +182,9 @@ def _write(robot: str, kind: str, raw, info, extra, started=None) -> str:
 
 def make_dataset(spec: str) -> None:
     robot, _, kind = spec.partition("-")
-    behavior.parse_name(f"{spec}-made")  # names the valid robots and kinds on a typo
-    info = behavior.load_info(robot, FLAGS.policy_dir)
-    path = behavior.dataset_path(f"{spec}-made", FLAGS.data_dir)
+    made.parse_name(f"{spec}-made")  # names the valid robots and kinds on a typo
+    info = made_datasets.load_info(robot, FLAGS.policy_dir)
+    path = made.dataset_path(f"{spec}-made", FLAGS.data_dir)
     if os.path.isfile(path) and not FLAGS.overwrite:
         print(f"{path} exists; --overwrite makes it again")
         return
@@ -200,14 +201,14 @@ def make_dataset(spec: str) -> None:
         parts = []
         for level in ("medium", "expert"):
             make_dataset(f"{robot}-{level}")
-            parts.append(_read(behavior.dataset_path(f"{robot}-{level}-made", FLAGS.data_dir)))
-        _write(robot, kind, behavior.concatenate(*parts), info, {}, started)
+            parts.append(_read(made.dataset_path(f"{robot}-{level}-made", FLAGS.data_dir)))
+        _write(robot, kind, made.concatenate(*parts), info, {}, started)
         return
     actor = None
     if kind != "random":
-        params = behavior.load_policy(behavior.policy_path(robot, kind, FLAGS.policy_dir))
-        actor = behavior.deterministic_actor(params, info["hidden_dims"], info["action_dim"])
-    raw, _ = behavior.collect(
+        params = made_datasets.load_policy(made_datasets.policy_path(robot, kind, FLAGS.policy_dir))
+        actor = made_datasets.deterministic_actor(params, info["hidden_dims"], info["action_dim"])
+    raw, _ = made_datasets.collect(
         info["env_id"],
         actor,
         FLAGS.num_transitions,

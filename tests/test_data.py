@@ -1,4 +1,3 @@
-
 import h5py
 import jax
 import numpy as np
@@ -131,47 +130,48 @@ def test_non_numeric_dtype_is_reported(tmp_path):
 
 
 def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
-    from xql_jax.envs import make_env
+    from xql_jax.data import pointmaze
     from xql_jax.train import check_shapes
 
     dataset = load_d4rl_hdf5(write(tmp_path / "d.hdf5", raw_episodes()))  # 2-d observations, 1-d actions
     with pytest.raises(DatasetError, match=r"dims 2/1 but the environment expects \(4,\)/\(2,\)"):
-        check_shapes(dataset, make_env("pointmaze-umaze-v0"))
+        check_shapes(dataset, pointmaze.make_env("pointmaze-umaze-v0"))
 
 
 def test_d4rl_names_resolve_to_their_files_references_and_environments(tmp_path, monkeypatch):
-    from xql_jax.data import d4rl
-    from xql_jax.envs import make_env
-    from xql_jax.train import check_shapes, resolve_dataset
+    from xql_jax.data import d4rl, sources
+    from xql_jax.train import check_shapes
 
     monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path))
     with pytest.raises(
         DatasetError, match=r"D4RL dataset 'hopper-medium-v2' not found: looked for .*hopper_medium-v2\.hdf5"
     ):
-        resolve_dataset("hopper-medium-v2", None)
+        sources.resolve("hopper-medium-v2")
     # A file in the D4RL folder under D4RL's own file name is found, with D4RL's reference returns.
     raw = raw_episodes()
     n = len(raw["rewards"])
     raw["observations"] = np.random.default_rng(0).normal(size=(n, 11)).astype(np.float32)
     raw["actions"] = np.zeros((n, 3), np.float32)
     write(tmp_path / "hopper_medium-v2.hdf5", raw)
-    path, references = resolve_dataset("hopper-medium-v2", None)
+    source = sources.resolve("hopper-medium-v2")
+    path = source.location
+    assert (source.kind, source.domain) == ("d4rl", "locomotion")
     assert path == str(tmp_path / "hopper_medium-v2.hdf5")
-    assert references == {"ref_min_score": -20.272305, "ref_max_score": 3234.3}
-    check_shapes(load_d4rl_hdf5(path), make_env("hopper-medium-v2"))  # Hopper-v5 has D4RL's layout
+    assert source.references == {"ref_min_score": -20.272305, "ref_max_score": 3234.3}
+    check_shapes(source.load(), source.make_env())  # Hopper-v5 has D4RL's layout
     with pytest.raises(DatasetError, match="does not belong to this environment"):
-        check_shapes(load_d4rl_hdf5(path), make_env("halfcheetah-medium-v2"))
+        check_shapes(load_d4rl_hdf5(path), d4rl.make_env("halfcheetah-medium-v2"))
     # --dataset_path with a D4RL name takes D4RL's references; the file names follow d4rl/infos.py.
-    assert resolve_dataset("hopper-medium-v2", path)[1]["ref_max_score"] == 3234.3
+    assert sources.resolve("hopper-medium-v2", path).references["ref_max_score"] == 3234.3
     assert d4rl.D4RL_DATASETS["antmaze-medium-play-v0"]["url"].endswith(
         "Ant_maze_big-maze_noisy_multistart_True_multigoal_False_sparse.hdf5"
     )
     assert d4rl.references("kitchen-partial-v0") == {"ref_min_score": 0.0, "ref_max_score": 4.0}
     assert d4rl.references("pen-human-v1")["ref_min_score"] == 96.262799
-    assert make_env("pen-human-v1").observation_space.shape == (45,)
+    assert d4rl.make_env("pen-human-v1").observation_space.shape == (45,)
     # Every family has an evaluation environment with D4RL's observation size.
     for name, dim in [("ant-medium-v2", 111), ("antmaze-umaze-v0", 29), ("kitchen-mixed-v0", 60)]:
-        assert make_env(name).observation_space.shape == (dim,), name
+        assert d4rl.make_env(name).observation_space.shape == (dim,), name
 
 
 def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monkeypatch):

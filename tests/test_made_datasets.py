@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tests.test_launcher import run as run_offline_launcher
-from xql_jax.data import behavior, qlearning_transitions
+from xql_jax import made_datasets
+from xql_jax.data import made, qlearning_transitions
 from xql_jax.data.dataset import DatasetError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,10 +29,10 @@ def test_replay_rows_become_d4rl_rows_with_terminals_and_time_limits():
         "next_observations": obs[[1, 2, 3, 5, 6, 0]],
     }
     data["next_observations"][4] = 99.0  # terminal: its next state is not the next row's
-    raw = behavior.replay_rows_to_raw(data, 6)
+    raw = made.replay_rows_to_raw(data, 6)
     np.testing.assert_array_equal(raw["terminals"], [0, 0, 0, 0, 1, 0])
     np.testing.assert_array_equal(raw["timeouts"], [0, 0, 1, 0, 0, 1])
-    np.testing.assert_allclose(behavior.episode_returns_of(raw), [0 + 1 + 2, 3 + 4, 5])
+    np.testing.assert_allclose(made.episode_returns_of(raw), [0 + 1 + 2, 3 + 4, 5])
     dataset = qlearning_transitions(raw)
     # Rows ending in a timeout are dropped as D4RL's qlearning_dataset does; the terminal stays.
     np.testing.assert_allclose(dataset.rewards, [0, 1, 3, 4])
@@ -40,7 +41,7 @@ def test_replay_rows_become_d4rl_rows_with_terminals_and_time_limits():
 
 
 def test_collect_writes_whole_episodes_one_after_another():
-    raw, returns = behavior.collect("Hopper-v5", None, 400, seed=3, num_envs=3)
+    raw, returns = made_datasets.collect("Hopper-v5", None, 400, seed=3, num_envs=3)
     assert all(len(v) == 400 for v in raw.values())
     assert raw["observations"].shape == (400, 11) and raw["actions"].shape == (400, 3)
     ends = raw["terminals"] | raw["timeouts"]
@@ -50,10 +51,10 @@ def test_collect_writes_whole_episodes_one_after_another():
     np.testing.assert_array_equal(continues, ~ends[:-1])
     # A random hopper falls within 1000 steps: every whole episode ends in a terminal.
     assert raw["terminals"].sum() == len(returns) >= 10
-    np.testing.assert_allclose(behavior.episode_returns_of(raw)[: len(returns)], returns, rtol=1e-5)
+    np.testing.assert_allclose(made.episode_returns_of(raw)[: len(returns)], returns, rtol=1e-5)
     # A deterministic actor without noise is what gets recorded.
     constant = lambda o: np.full((len(o), 3), 0.25)  # noqa: E731
-    raw, _ = behavior.collect("Hopper-v5", constant, 50, noise_std=0.0, num_envs=2)
+    raw, _ = made_datasets.collect("Hopper-v5", constant, 50, noise_std=0.0, num_envs=2)
     np.testing.assert_array_equal(raw["actions"], 0.25)
 
 
@@ -66,18 +67,18 @@ def test_levels_are_the_best_evaluation_and_the_one_nearest_forty_percent_before
         {"step": 50, "return_mean": 1000.0},
     ]
     # target = -100 + 0.4 * (1100 + 100) = 380: 500 is nearer than 200
-    assert behavior.choose_levels(rows) == {"medium": 30, "expert": 40}
+    assert made_datasets.choose_levels(rows) == {"medium": 30, "expert": 40}
     with pytest.raises(DatasetError, match="no evaluations"):
-        behavior.choose_levels([])
+        made_datasets.choose_levels([])
 
 
 def test_made_names_and_their_errors(tmp_path):
-    assert behavior.parse_name("hopper-medium-replay-made") == ("hopper", "medium-replay")
-    assert behavior.parse_name("hopper-medium-v2") is None
+    assert made.parse_name("hopper-medium-replay-made") == ("hopper", "medium-replay")
+    assert made.parse_name("hopper-medium-v2") is None
     with pytest.raises(DatasetError, match="unknown made dataset 'ant-medium-made'"):
-        behavior.parse_name("ant-medium-made")
+        made.parse_name("ant-medium-made")
     with pytest.raises(DatasetError, match=r"--dataset=hopper-medium-replay --behavior_run="):
-        behavior.resolve("hopper-medium-replay-made", str(tmp_path))
+        made.locate("hopper-medium-replay-made", str(tmp_path))
 
 
 def make(*args):
@@ -151,8 +152,8 @@ def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
 
 @pytest.mark.parametrize("robot", ["halfcheetah", "hopper"])
 def test_shipped_behavior_policies_load_and_are_ordered_random_medium_expert(robot):
-    info = behavior.load_info(robot)
-    assert info["env_id"] == behavior.ROBOTS[robot]
+    info = made_datasets.load_info(robot)
+    assert info["env_id"] == made.ROBOTS[robot]
     random, medium, expert = (
         info["random"]["return_mean"],
         info["levels"]["medium"]["return_mean"],
@@ -160,10 +161,10 @@ def test_shipped_behavior_policies_load_and_are_ordered_random_medium_expert(rob
     )
     assert random < medium < expert and info["levels"]["medium"]["step"] < info["levels"]["expert"]["step"]
     assert info["references"] == {"ref_min_score": random, "ref_max_score": expert}
-    params = behavior.load_policy(behavior.policy_path(robot, "medium"))
-    actor = behavior.deterministic_actor(params, info["hidden_dims"], info["action_dim"])
+    params = made_datasets.load_policy(made_datasets.policy_path(robot, "medium"))
+    actor = made_datasets.deterministic_actor(params, info["hidden_dims"], info["action_dim"])
     # Over 300 steps the medium policy earns far more per step than uniform random actions
     # (measured: halfcheetah 2.6 vs -0.27, hopper 3.0 vs 0.6).
-    medium_rewards = behavior.collect(info["env_id"], actor, 300, seed=1, num_envs=1)[0]["rewards"]
-    random_rewards = behavior.collect(info["env_id"], None, 300, seed=1, num_envs=1)[0]["rewards"]
+    medium_rewards = made_datasets.collect(info["env_id"], actor, 300, seed=1, num_envs=1)[0]["rewards"]
+    random_rewards = made_datasets.collect(info["env_id"], None, 300, seed=1, num_envs=1)[0]["rewards"]
     assert medium_rewards.mean() > random_rewards.mean() + 1.5

@@ -1,12 +1,15 @@
+import os
+
 import numpy as np
 import pytest
 
 from xql_jax.data import load_d4rl_hdf5, pointmaze
+from xql_jax.data.dataset import read_references, references_path
 from xql_jax.envs import make_env
 
 
 def test_fixed_goal_env_has_flat_observations_and_a_fixed_goal():
-    env = make_env("pointmaze-umaze-v0")
+    env = pointmaze.make_env("pointmaze-umaze-v0")
     goals = []
     for seed in range(3):
         obs, _ = env.reset(seed=seed)
@@ -34,8 +37,8 @@ def test_generated_dataset_is_a_valid_d4rl_file(tmp_path):
     path = pointmaze.ensure_dataset(
         data_dir=str(tmp_path), num_steps=2500, num_reference_episodes=2, log=lambda *_: None
     )
-    references = pointmaze.load_reference_scores(path)
-    assert set(references) >= {"ref_min_score", "ref_max_score", "num_steps"}
+    references = read_references(path)
+    assert set(references) == {"ref_min_score", "ref_max_score"}
     data = load_d4rl_hdf5(path)
     # Timeouts every 1000 steps drop 2 steps, and the final row has no successor.
     assert len(data) == 2500 - 2 - 1
@@ -47,5 +50,15 @@ def test_generated_dataset_is_a_valid_d4rl_file(tmp_path):
     # The behaviour visits most of the maze, not one corridor.
     cells = {tuple(np.floor(o[:2]).astype(int)) for o in data.observations}
     assert len(cells) >= 5
-    # Cached: a second call returns the same file without regenerating it.
-    assert pointmaze.ensure_dataset(data_dir=str(tmp_path), num_steps=10) == path
+    # Cached: the same recipe returns the same file without regenerating it ...
+    made_at = os.path.getmtime(path)
+    same = dict(data_dir=str(tmp_path), num_steps=2500, num_reference_episodes=2, log=lambda *_: None)
+    assert pointmaze.ensure_dataset(**same) == path and os.path.getmtime(path) == made_at
+    # ... while another recipe (steps or seed) makes it again, recording the new recipe.
+    messages = []
+    pointmaze.ensure_dataset(**{**same, "num_steps": 1200, "log": messages.append})
+    assert len(load_d4rl_hdf5(path)) == 1200 - 1 - 1
+    assert "made with {'num_steps': 2500, 'seed': 0, 'num_reference_episodes': 2}" in messages[0]
+    pointmaze.ensure_dataset(**{**same, "num_steps": 1200, "seed": 1, "log": messages.append})
+    assert len(messages) == 3  # regenerated for the new seed (message + "done" per generation)
+    assert '"seed": 1' in open(references_path(path)).read()

@@ -4,11 +4,17 @@ D4RL needs mujoco-py and old gym, which cannot be installed beside numpy 2; its 
 the literature's benchmark. Policies trained on them must be evaluated where observations mean
 what they meant in the files, so each family gets an adapter:
 
-- locomotion (halfcheetah, hopper, walker2d): gymnasium's ``-v5`` environments already match.
+- locomotion (halfcheetah, hopper, walker2d): D4RL evaluated in gym's ``-v3`` environments.
+  gymnasium's ``-v5`` have the same observations and reward terms, but walker2d-v5 loads a model
+  with friction 1.9 on both feet, where gym's ``walker2d.xml`` (D4RL's) has 0.9 on the right foot,
+  and v5 no longer pays the healthy reward on the step that ends an episode, which v3 did (its
+  ``healthy_reward`` was paid while healthy *or* when terminating on unhealthiness). The adapter
+  loads ``walker2d.xml`` (gymnasium still ships it) and pays the healthy reward on that step.
 - ant: ``Ant-v5`` drops the world body's contact forces (105 dims); D4RL's 111 have them (always
   zero) in place. D4RL's v2 files were recorded with MuJoCo 2.0, where every contact force
   (``cfrc_ext``) reads zero (D4RL issue #143: dims 27-110 of ant-medium-v2 are all zero), so by
-  default the adapter zeroes them too.
+  default the adapter zeroes them too; so was gym v3's contact cost, computed from them, so the
+  adapter's is zero (``contact_cost_weight=0``); and the healthy reward as for hopper.
 - antmaze: gymnasium-robotics' AntMaze, changed to D4RL's: its maze rows flipped and positions
   shifted so the ant starts at (0, 0) with the goal where D4RL put it; D4RL's ant (0.02 s physics
   step, torques of 30 x action, its contact softness); observation (x, y, qpos[2:], qvel) = 29
@@ -20,10 +26,16 @@ what they meant in the files, so each family gets an adapter:
 
 from __future__ import annotations
 
+import os
 from typing import Dict, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
+
+LOCOMOTION_ENVS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "walker2d": "Walker2d-v5"}
+# gym v3's walker2d model (D4RL's): right foot ("foot_geom") friction 0.9, left 1.9. gymnasium
+# ships it beside the v5 model (walker2d_v5.xml, 1.9 on both feet).
+D4RL_WALKER2D_XML = "walker2d.xml"
 
 ANT_BASE_DIMS = 27  # qpos[2:] and qvel; contact forces follow
 ANT_BODY_FORCE_DIMS = 6  # cfrc_ext of one body
@@ -38,6 +50,11 @@ ANTMAZE_LAYOUTS: Dict[str, Tuple[str, Tuple[int, int], int]] = {
 ANTMAZE_START_CELL = (1, 1)  # D4RL's "R" in every maze: its origin
 ANTMAZE_SCALING = 4.0
 ANTMAZE_SUCCESS_RADIUS = 0.5
+# D4RL's evaluation goal (maze_env.goal_sampler): the goal cell's position plus, per axis,
+# U(0, 0.25 s) (_rowcol_to_xy's noise) + U(0, 0.5) * 0.25 s, i.e. U(0, 1) + U(0, 0.5) with s = 4,
+# clamped at 0. Drawn when the environment is made (v0) and again before every reset (v2).
+ANTMAZE_CELL_NOISE = 0.25 * ANTMAZE_SCALING
+ANTMAZE_EXTRA_NOISE = 0.5 * 0.25 * ANTMAZE_SCALING
 # D4RL's ant (d4rl/locomotion/assets/ant.xml) against gymnasium's: physics step 0.02 s (0.01),
 # motors with ctrlrange +-30 and gear 1 behind actions in [-1, 1] (ctrlrange +-1, gear 150),
 # contacts solref (0.02, 1) and solimp (0.8, 0.8, 0.01).
@@ -56,11 +73,45 @@ def _box(dim: int) -> gym.spaces.Box:
     return gym.spaces.Box(-np.inf, np.inf, (dim,), np.float64)
 
 
+class HealthyRewardOnTermination(gym.Wrapper):
+    """gym v3's healthy reward: paid on every step, the one that ends the episode by unhealthiness
+    included (v3: ``float(is_healthy or terminate_when_unhealthy) * healthy_reward``); v5 pays it
+    only while healthy, so each terminated episode returns ``healthy_reward`` less."""
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        inner = self.env.unwrapped
+        if not inner.is_healthy and inner._terminate_when_unhealthy:
+            reward += inner._healthy_reward
+        return observation, reward, terminated, truncated, info
+
+
+def locomotion(robot: str) -> gym.Env:
+    """D4RL's gym-v3 halfcheetah, hopper, walker2d or ant, from gymnasium's v5 classes (1000 steps)."""
+    if robot == "ant":
+        return D4RLAnt()
+    if robot not in LOCOMOTION_ENVS:
+        raise ValueError(
+            f"unknown locomotion robot {robot!r}; choose one of {sorted(LOCOMOTION_ENVS)} or ant"
+        )
+    kwargs = {}
+    if robot == "walker2d":
+        import gymnasium.envs.mujoco
+
+        assets = os.path.join(os.path.dirname(gymnasium.envs.mujoco.__file__), "assets")
+        kwargs["xml_file"] = os.path.join(assets, D4RL_WALKER2D_XML)
+    env = gym.make(LOCOMOTION_ENVS[robot], **kwargs)
+    return env if robot == "halfcheetah" else HealthyRewardOnTermination(env)
+
+
 class D4RLAnt(gym.ObservationWrapper):
-    """``Ant-v5`` with D4RL's 111-d observation: the world body's 6 contact-force zeros put back."""
+    """``Ant-v5`` as D4RL's gym-v3 ant: the 111-d observation (the world body's 6 contact-force
+    zeros put back), no contact cost, the healthy reward on the terminating step."""
 
     def __init__(self, zero_contact_forces: bool = True, **kwargs):
-        super().__init__(gym.make("Ant-v5", **kwargs))
+        # MuJoCo 2.0 read every contact force as zero, so D4RL's contact cost was zero too.
+        kwargs.setdefault("contact_cost_weight", 0.0 if zero_contact_forces else 5e-4)
+        super().__init__(HealthyRewardOnTermination(gym.make("Ant-v5", **kwargs)))
         self.zero_contact_forces = zero_contact_forces
         inner = self.env.observation_space.shape[0]
         self.observation_space = _box(inner + ANT_BODY_FORCE_DIMS)
@@ -85,11 +136,17 @@ def antmaze_offset(layout: Sequence[Sequence[int]]) -> np.ndarray:
 
 
 class D4RLAntMaze(gym.Env):
-    """AntMaze with D4RL's observations, maze coordinates, ant model and success reward."""
+    """AntMaze with D4RL's observations, maze coordinates, ant model, noisy goal and success reward.
+
+    The goal is ``target_goal``: the goal cell plus D4RL's noise. ``v2_resets=False`` (D4RL's
+    v0/v1) keeps one goal per environment, drawn at its first reset; ``True`` (v2) draws a new
+    one at every reset. D4RL drew it from numpy's unseeded global generator; here it comes from
+    the environment's generator, so an evaluation with the same seeds repeats exactly.
+    """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, maze: str):
+    def __init__(self, maze: str, v2_resets: bool = True):
         import gymnasium_robotics
         from gymnasium_robotics.envs.maze import maps
 
@@ -103,8 +160,12 @@ class D4RLAntMaze(gym.Env):
         self._start = (height - 1 - ANTMAZE_START_CELL[0], ANTMAZE_START_CELL[1])
         self._goal_cell = (height - 1 - goal_cell[0], goal_cell[1])
         self._offset = antmaze_offset(layout)
-        # D4RL's goal: the goal cell's centre in its coordinates.
-        self.goal = np.array([(goal_cell[1] - 1) * ANTMAZE_SCALING, (goal_cell[0] - 1) * ANTMAZE_SCALING])
+        # The goal cell's position in D4RL's coordinates; target_goal adds the noise.
+        self.goal_cell_xy = np.array(
+            [(goal_cell[1] - 1) * ANTMAZE_SCALING, (goal_cell[0] - 1) * ANTMAZE_SCALING]
+        )
+        self.v2_resets = v2_resets
+        self.target_goal: Optional[np.ndarray] = None
         # v4: the ant without contact forces in its observation, as D4RL's maze ant.
         self._env = gym.make(
             "AntMaze_UMaze-v4",
@@ -128,22 +189,147 @@ class D4RLAntMaze(gym.Env):
         xy = data.qpos[:2] + self._offset
         return np.concatenate([xy, data.qpos[2:15], data.qvel[:14]])
 
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        """A goal as D4RL's goal_sampler draws it around the goal cell."""
+        noise = rng.uniform(0.0, ANTMAZE_CELL_NOISE, 2) + rng.uniform(0.0, ANTMAZE_EXTRA_NOISE, 2)
+        return np.maximum(self.goal_cell_xy + noise, 0.0)
+
     def reset(self, *, seed: Optional[int] = None, options=None):
         super().reset(seed=seed)
+        if self.target_goal is None or self.v2_resets:
+            self.target_goal = self.sample_goal(self.np_random)
         self._env.reset(seed=seed, options={"reset_cell": self._start, "goal_cell": self._goal_cell})
         self._steps = 0
-        return self._observation(), {}
+        return self._observation(), {"target_goal": self.target_goal.copy()}
 
     def step(self, action):
         self._env.step(action)
         self._steps += 1
         observation = self._observation()
-        success = bool(np.linalg.norm(observation[:2] - self.goal) <= ANTMAZE_SUCCESS_RADIUS)
+        success = bool(np.linalg.norm(observation[:2] - self.target_goal) <= ANTMAZE_SUCCESS_RADIUS)
         truncated = self._steps >= self.max_episode_steps and not success
         return observation, float(success), success, truncated, {"success": success}
 
     def close(self):
         self._env.close()
+
+
+ADROIT_ENVS = {
+    "pen": "AdroitHandPen-v1",
+    "hammer": "AdroitHandHammer-v1",
+    "door": "AdroitHandDoor-v1",
+    "relocate": "AdroitHandRelocate-v1",
+}
+# d4rl/hand_manipulation_suite/__init__.py MAX_STEPS (gymnasium-robotics registers 200 for all).
+ADROIT_HORIZONS = {"pen": 100, "hammer": 200, "door": 200, "relocate": 200}
+PEN_DROP_HEIGHT = 0.075  # pen_v0.py: below this the pen has dropped: reward -5 and the episode ends
+
+
+def _pen_reward(env) -> Tuple[float, bool]:
+    """pen_v0.py: -|pen - target| + orientation similarity, +10 / +50 bonuses, -5 and done on a drop."""
+    data = env.data
+    pen = data.xpos[env.obj_body_id]
+    distance = np.linalg.norm(pen - data.site_xpos[env.eps_ball_site_id])
+    pen_axis = (data.site_xpos[env.obj_t_site_id] - data.site_xpos[env.obj_b_site_id]) / env.pen_length
+    target_axis = (data.site_xpos[env.tar_t_site_id] - data.site_xpos[env.tar_b_site_id]) / env.tar_length
+    similarity = float(np.dot(pen_axis, target_axis))
+    reward = -distance + similarity
+    if distance < 0.075 and similarity > 0.9:
+        reward += 10.0
+    if distance < 0.075 and similarity > 0.95:
+        reward += 50.0
+    dropped = bool(pen[2] < PEN_DROP_HEIGHT)
+    if dropped:
+        reward -= 5.0
+    return float(reward), dropped
+
+
+def _hammer_reward(env) -> Tuple[float, bool]:
+    """hammer_v0.py: palm to hammer, head to nail, nail into the board, velocity; lift and nail bonuses."""
+    data = env.data
+    hammer, palm = data.xpos[env.obj_body_id], data.site_xpos[env.S_grasp_site_id]
+    head, nail = data.site_xpos[env.tool_site_id], data.site_xpos[env.target_obj_site_id]
+    nail_to_goal = np.linalg.norm(nail - data.site_xpos[env.goal_site_id])
+    reward = -0.1 * np.linalg.norm(palm - hammer)  # gymnasium-robotics 1.2.1+ flips this sign
+    reward -= np.linalg.norm(head - nail)
+    reward -= 10.0 * nail_to_goal
+    reward -= 1e-2 * np.linalg.norm(data.qvel)
+    if hammer[2] > 0.04 and head[2] > 0.04:
+        reward += 2.0
+    if nail_to_goal < 0.020:
+        reward += 25.0
+    if nail_to_goal < 0.010:
+        reward += 75.0
+    return float(reward), False
+
+
+def _door_reward(env) -> Tuple[float, bool]:
+    """door_v0.py: palm to handle, door angle towards 1.57, velocity; bonuses past 0.2, 1.0, 1.35."""
+    data = env.data
+    angle = float(data.qpos[env.door_hinge_addrs])
+    palm, handle = data.site_xpos[env.grasp_site_id], data.site_xpos[env.handle_site_id]
+    reward = -0.1 * np.linalg.norm(palm - handle)  # gymnasium-robotics 1.2.1+ flips this sign
+    reward += -0.1 * (angle - 1.57) ** 2
+    reward += -1e-5 * np.sum(data.qvel**2)
+    reward += 2.0 * (angle > 0.2) + 8.0 * (angle > 1.0) + 10.0 * (angle > 1.35)
+    return float(reward), False
+
+
+def _relocate_reward(env) -> Tuple[float, bool]:
+    """relocate_v0.py: palm to ball; once lifted, +1 and hand and ball to the target; closeness bonuses."""
+    data = env.data
+    ball, palm = data.xpos[env.obj_body_id], data.site_xpos[env.S_grasp_site_id]
+    target = data.site_xpos[env.target_obj_site_id]
+    reward = -0.1 * np.linalg.norm(palm - ball)  # gymnasium-robotics 1.2.1+ flips this sign
+    if ball[2] > 0.04:
+        reward += 1.0
+        reward += -0.5 * np.linalg.norm(palm - target)
+        reward += -0.5 * np.linalg.norm(ball - target)
+    to_target = np.linalg.norm(ball - target)
+    if to_target < 0.1:
+        reward += 10.0
+    if to_target < 0.05:
+        reward += 20.0
+    return float(reward), False
+
+
+ADROIT_REWARDS = {
+    "pen": _pen_reward,
+    "hammer": _hammer_reward,
+    "door": _door_reward,
+    "relocate": _relocate_reward,
+}
+
+
+class D4RLAdroit(gym.Wrapper):
+    """gymnasium-robotics' AdroitHand*-v1 (D4RL's observations and dynamics) with D4RL's rewards,
+    computed from the simulator state after each step, its horizons (pen 100, others 200) and
+    pen's end when the pen drops."""
+
+    def __init__(self, hand: str):
+        import gymnasium_robotics
+
+        if hand not in ADROIT_ENVS:
+            raise ValueError(f"unknown Adroit task {hand!r}; choose one of {sorted(ADROIT_ENVS)}")
+        gym.register_envs(gymnasium_robotics)
+        super().__init__(gym.make(ADROIT_ENVS[hand], max_episode_steps=ADROIT_HORIZONS[hand]))
+        self.hand = hand
+        self.max_episode_steps = ADROIT_HORIZONS[hand]
+
+    def d4rl_reward(self) -> Tuple[float, bool]:
+        """(reward, terminated) of D4RL's ``<hand>_v0.py`` at the simulator's current state."""
+        return ADROIT_REWARDS[self.hand](self.env.unwrapped)
+
+    def step(self, action):
+        observation, _, terminated, truncated, info = self.env.step(action)
+        reward, ended = self.d4rl_reward()
+        terminated = terminated or ended
+        return observation, reward, terminated, truncated and not terminated, info
+
+
+def adroit(hand: str) -> gym.Env:
+    """D4RL's hand_manipulation_suite task ``hand`` (pen, hammer, door, relocate)."""
+    return D4RLAdroit(hand)
 
 
 class D4RLKitchen(gym.Env):
@@ -181,22 +367,3 @@ class D4RLKitchen(gym.Env):
 
     def close(self):
         self._env.close()
-
-
-def make(name: str) -> gym.Env:
-    """The evaluation environment of a D4RL dataset name (see xql_jax.data.d4rl)."""
-    family = name.split("-")[0]
-    if family == "ant":
-        return D4RLAnt()  # Ant-v5 keeps its 1000-step limit inside
-    if family == "antmaze":
-        return D4RLAntMaze(name.split("-")[1])
-    if family == "kitchen":
-        return D4RLKitchen(name.split("-")[1])
-    from xql_jax.data import d4rl
-
-    gym_id = d4rl.evaluation_env(name)
-    if gym_id.startswith("Adroit"):
-        import gymnasium_robotics
-
-        gym.register_envs(gymnasium_robotics)
-    return gym.make(gym_id)

@@ -1,24 +1,14 @@
-"""Environments by name (embedded datasets, DeepMind Control tasks, gymnasium ids), with clear errors."""
+"""Environments by id: DeepMind Control tasks and gymnasium ids, with clear errors, and the
+action contract of the online agents ([-1, 1]). Dataset names are resolved in
+``xql_jax.data.sources``; this module knows none."""
 
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
-
-from xql_jax.data import behavior, d4rl, minari_data
-
-# The embedded datasets: name -> how to build their evaluation environment.
-EMBEDDED_MAZES: Dict[str, Dict] = {
-    "pointmaze-umaze-v0": dict(
-        gym_id="PointMaze_UMaze-v3",
-        goal_cell=(3, 1),  # the far end of the U, so most starts must go round the wall
-        max_episode_steps=300,  # as D4RL maze2d-umaze
-        reward_type="dense",
-    ),
-}
 
 
 class FixedGoalPointMaze(gym.Wrapper):
@@ -117,28 +107,21 @@ def dmc_task(env_name: str) -> Optional[Tuple[str, str]]:
     return None
 
 
-def make_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
-    """The environment for a name: an embedded dataset, a D4RL dataset name (its gymnasium evaluation
-    environment), a DM Control ``domain-task``, or a gymnasium id."""
-    if env_name in EMBEDDED_MAZES:
-        env = FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
-    elif minari_data.is_minari(env_name):
-        env = minari_data.make_minari_env(env_name)
-    elif env_name in d4rl.D4RL_DATASETS:
-        from xql_jax import d4rl_envs
-
-        env = d4rl_envs.make(env_name)
-    elif behavior.parse_name(env_name):
-        env = gym.make(behavior.ROBOTS[behavior.parse_name(env_name)[0]])
-    elif dmc_task(env_name) is not None:
-        env = DMCEnv(*dmc_task(env_name), seed=seed)
+def make_env(env_id: str, seed: Optional[int] = None) -> gym.Env:
+    """The environment of a DM Control ``domain-task`` or a gymnasium id, reset with ``seed`` if given."""
+    if dmc_task(env_id) is not None:
+        env = DMCEnv(*dmc_task(env_id), seed=seed)
     else:
+        if env_id not in gym.registry:  # PointMaze, AntMaze, Adroit, Kitchen ids
+            import gymnasium_robotics
+
+            gym.register_envs(gymnasium_robotics)
         try:
-            env = gym.make(env_name)
+            env = gym.make(env_id)
         except gym.error.Error as e:
             raise ValueError(
-                f"unknown environment {env_name!r}: not an embedded dataset ({sorted(EMBEDDED_MAZES)}), "
-                f"not a DeepMind Control task (domain-task, e.g. cheetah-run), and gymnasium says: {e}"
+                f"unknown environment {env_id!r}: not a DeepMind Control task (domain-task, e.g. "
+                f"cheetah-run) and gymnasium says: {e}"
             ) from None
     if seed is not None:
         env.reset(seed=seed)
@@ -146,13 +129,17 @@ def make_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
     return env
 
 
-def make_online_env(env_name: str, seed: Optional[int] = None) -> gym.Env:
-    """``make_env`` with actions rescaled to [-1, 1], the range every online policy outputs."""
-    env = make_env(env_name, seed)
+def unit_actions(env: gym.Env, name: str = "environment") -> gym.Env:
+    """``env`` taking actions in [-1, 1], the range every online policy outputs."""
     low, high = env.action_space.low, env.action_space.high
     if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError(f"{env_name}: online agents need a bounded action space, got [{low}, {high}]")
+        raise ValueError(f"{name}: online agents need a bounded action space, got [{low}, {high}]")
     if np.allclose(low, -1.0) and np.allclose(high, 1.0):
         return env
     ones = np.ones(env.action_space.shape, np.float32)
     return gym.wrappers.RescaleAction(env, -ones, ones)
+
+
+def make_online_env(env_id: str, seed: Optional[int] = None) -> gym.Env:
+    """``make_env`` with actions rescaled to [-1, 1] (``unit_actions``)."""
+    return unit_actions(make_env(env_id, seed), env_id)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from xql_jax.data import replay
+from xql_jax.envs import unit_actions
 from xql_jax.online import run_online
 from xql_jax.train import run_offline, validate_config
 
@@ -91,6 +92,7 @@ def train_finetune(
         references=offline.references,
         step_offset=config.max_steps,
         info={"offline": offline.summary, "offline_steps": config.max_steps},
-        config_json=config.to_json_best_effort(indent=2),
+        config_json=offline.config_json,
         checkpoint_name="checkpoints/online",
+        make_env=lambda seed=None: unit_actions(offline.source.make_env(seed), env_name),
     )

@@ -12,6 +12,7 @@ the replay buffer (paper Table 3).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -196,14 +197,17 @@ def run_online(
     info: Optional[Dict] = None,
     config_json: Optional[str] = None,
     checkpoint_name: str = "checkpoints",
+    make_env: Optional[Callable[..., Any]] = None,
 ) -> Dict:
     """The loop itself, from given member-stacked learner states and replay buffers.
 
     ``reward_transform`` (scale, shift) is applied to collected rewards (fine-tuning uses the offline
     data's preprocessing); ``step_offset`` is added to the logged steps so a fine-tuning run's
     online phase continues its offline curve; ``config_json`` is what config.json records
-    (default: ``config``). A checkpoint in ``<workdir>/<checkpoint_name>`` (learner states and
-    replay buffers) is resumed from; the environments then start new episodes.
+    (default: ``config``); ``make_env(seed=None)`` builds the environments (default:
+    ``make_online_env(env_name, seed)``; fine-tuning passes its dataset's). A checkpoint in
+    ``<workdir>/<checkpoint_name>`` (learner states and replay buffers) is resumed from; the
+    environments then start new episodes.
     """
     validate_online_config(config)
     agent_config = agent_config_from(config)
@@ -229,11 +233,10 @@ def run_online(
     sums = fns["metric_zeros"](state, buffer)
 
     is_writer = jax.process_index() == 0
-    envs = [make_online_env(env_name, seed=m.seed) for m in members]
-    eval_envs = [
-        [make_online_env(env_name) for _ in range(min(config.eval_episodes, config.eval_envs))]
-        for _ in members
-    ]
+    if make_env is None:
+        make_env = functools.partial(make_online_env, env_name)
+    envs = [make_env(seed=m.seed) for m in members]
+    eval_envs = [[make_env() for _ in range(min(config.eval_episodes, config.eval_envs))] for _ in members]
     checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
     resume = None
     if checkpointer.latest_step() is not None:

@@ -147,15 +147,48 @@ def count_nonfinite(*trees) -> jax.Array:
     return sum(jnp.sum(~jnp.isfinite(leaf)) for leaf in leaves).astype(jnp.float32)
 
 
+RUN_IDENTITY = "run"  # config.json's section naming the data a run trained on
+
+
+def config_with_identity(config, identity: Mapping) -> str:
+    """config.json's text: the config's fields and, under "run", what identifies the run's data."""
+    fields = json.loads(config.to_json_best_effort())
+    return json.dumps({**fields, RUN_IDENTITY: dict(identity)}, indent=2)
+
+
+def _describe(identity: Mapping) -> str:
+    return f"{identity.get('dataset')} ({identity.get('location')}, content {identity.get('fingerprint')})"
+
+
 def check_same_config(directory: str, config_json: str) -> None:
-    """Refuse to continue a workdir whose saved config differs from this run's."""
+    """Refuse to continue a workdir whose saved config (or data) differs from this run's."""
     path = os.path.join(directory, "config.json")
-    if os.path.exists(path):
-        if json.loads(open(path).read()) != json.loads(config_json):
-            raise ValueError(
-                f"{directory} holds a run with a different config (config.json): resuming it with this "
-                "config would mix two runs. Use a new --workdir, or the same config to resume."
-            )
+    if not os.path.exists(path):
+        return
+    saved, ours = json.loads(open(path).read()), json.loads(config_json)
+    saved_run, our_run = saved.pop(RUN_IDENTITY, None), ours.pop(RUN_IDENTITY, None)
+    if (
+        saved_run
+        and our_run
+        and (saved_run.get("dataset"), saved_run.get("fingerprint"))
+        != (our_run.get("dataset"), our_run.get("fingerprint"))
+    ):
+        raise ValueError(
+            f"{directory} holds a run on {_describe(saved_run)}, this run is on {_describe(our_run)}: "
+            "resuming would mix two datasets in one run. Use a new --workdir."
+        )
+    if saved != ours:
+        raise ValueError(
+            f"{directory} holds a run with a different config (config.json): resuming it with this "
+            "config would mix two runs. Use a new --workdir, or the same config to resume."
+        )
+
+
+def check_same_run(workdir: str, members: Sequence["Member"], config_json: str) -> None:
+    """``check_same_config`` for every member directory of a run about to resume in ``workdir``."""
+    dirs = [workdir] if len(members) == 1 else [os.path.join(workdir, m.name) for m in members]
+    for directory in dirs:
+        check_same_config(directory, config_json)
 
 
 def _summarise(values: List[float]) -> Dict[str, Optional[float]]:

@@ -23,23 +23,20 @@ from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
     Dataset,
     DatasetError,
-    behavior,
-    d4rl,
-    load_d4rl_hdf5,
-    minari_data,
-    pointmaze,
     preprocess_rewards,
     reward_transform,
     sample_batch,
+    sources,
     to_device,
 )
-from xql_jax.envs import EMBEDDED_MAZES, make_env
 from xql_jax.evaluation import evaluate
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
     MemberRecords,
     TrainingDiverged,
+    check_same_run,
+    config_with_identity,
     count_nonfinite,
     make_members,
     member_mesh,
@@ -47,29 +44,6 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     stacked_states,
     to_host,
 )
-
-
-def resolve_dataset(env_name: str, dataset_path: Optional[str], data_dir: Optional[str] = None, log=print):
-    """The HDF5 path for a run and the reference returns for its normalized score (or None).
-
-    ``--dataset_path`` wins; its references come from a JSON file beside it, else from D4RL's table
-    when ``env_name`` is a D4RL dataset name. A D4RL name alone is looked up where D4RL keeps its
-    files; an embedded dataset is generated on first use.
-    """
-    if dataset_path:
-        return dataset_path, pointmaze.load_reference_scores(dataset_path) or d4rl.references(env_name)
-    if env_name in d4rl.D4RL_DATASETS:
-        return d4rl.resolve(env_name)
-    if behavior.parse_name(env_name):
-        return behavior.resolve(env_name, data_dir)
-    if env_name in EMBEDDED_MAZES:
-        path = pointmaze.ensure_dataset(env_name, data_dir=data_dir, log=log)
-        return path, pointmaze.load_reference_scores(path)
-    raise DatasetError(
-        f"no dataset for env_name={env_name!r}: it is neither an embedded dataset ({sorted(EMBEDDED_MAZES)}) "
-        "nor a D4RL name (e.g. hopper-medium-v2, pen-human-v1) nor a made one (hopper-medium-made). "
-        "Pass --dataset_path=/path/to/file.hdf5 (D4RL layout)."
-    )
 
 
 def check_shapes(dataset: Dataset, env) -> None:
@@ -160,6 +134,8 @@ class OfflineRun(NamedTuple):
     dataset: Dataset  # rewards preprocessed
     references: Optional[Dict[str, float]]
     reward_transform: Tuple[float, float]  # (scale, shift) that preprocessed the rewards
+    config_json: str  # what config.json records: the config and the run's identity
+    source: sources.Source  # where the data came from; its evaluation environment
 
 
 def train_offline(
@@ -186,31 +162,41 @@ def train_offline(
     ).summary
 
 
-def load_offline_data(config, env_name: str, dataset_path: Optional[str], data_dir: Optional[str], log=print):
-    """The preprocessed dataset, its reference returns, and the reward transform (scale, shift) applied.
+class OfflineData(NamedTuple):
+    source: sources.Source
+    dataset: Dataset  # rewards preprocessed
+    transform: Tuple[float, float]  # (scale, shift) that preprocessed the rewards
+    identity: Dict  # what identifies the data (config.json's "run" section)
 
-    The dataset is checked against the environment's observation and action shapes.
-    """
-    if minari_data.is_minari(env_name) and not dataset_path:
-        path = env_name
-        raw, references = minari_data.load_minari(env_name)
-    else:
-        path, references = resolve_dataset(env_name, dataset_path, data_dir, log=log)
-        raw = load_d4rl_hdf5(path)
+
+def load_offline_data(
+    config, env_name: str, dataset_path: Optional[str], data_dir: Optional[str], log=print
+) -> OfflineData:
+    """The dataset a name resolves to (``xql_jax.data.sources``), with its rewards preprocessed and
+    its shapes checked against its evaluation environment, before anything compiles."""
+    source = sources.resolve(env_name, dataset_path, data_dir, log=log)
+    expected = sources.DOMAIN_REWARD_PREPROCESSING.get(source.domain)
+    if expected is not None and config.reward_preprocessing != expected:
+        log(
+            f"warning: {env_name} is a {source.domain} dataset, whose paper config preprocesses rewards "
+            f"with {expected!r}; this config uses {config.reward_preprocessing!r} "
+            f"(the domain's config: --config=configs/{source.domain}.py)"
+        )
+    raw = source.load()
     transform = reward_transform(raw, config.reward_preprocessing)
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
-    probe_env = make_env(env_name)
+    probe_env = source.make_env()
     check_shapes(dataset, probe_env)
     if getattr(probe_env, "zero_contact_forces", False) and np.any(
         dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
     ):
         log(
-            f"warning: {path} has non-zero ant contact forces (observation dims 27-110), but the "
-            "evaluation zeroes them as D4RL's v2 files (MuJoCo 2.0) have them; scores will be off"
+            f"warning: {source.location} has non-zero ant contact forces (observation dims 27-110), but "
+            "the evaluation zeroes them as D4RL's v2 files (MuJoCo 2.0) have them; scores will be off"
         )
     probe_env.close()
-    log(f"{env_name}: {len(dataset)} transitions from {path}")
-    return dataset, references, transform
+    log(f"{env_name}: {len(dataset)} transitions from {source.location}")
+    return OfflineData(source, dataset, transform, source.identity(raw))
 
 
 def run_offline(
@@ -235,12 +221,22 @@ def run_offline(
     learner_config = learner_config_from(config)
     members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
     mesh = member_mesh(len(members), shard, log=log)
-    dataset, references, transform = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
+    offline_data = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
+    dataset, references, transform = (
+        offline_data.dataset,
+        offline_data.source.references,
+        offline_data.transform,
+    )
+    config_json = config_with_identity(config, offline_data.identity)
 
     # Process 0 evaluates and writes; other processes of a multi-host run only train.
     is_writer = jax.process_index() == 0
     envs_per_member = min(config.eval_episodes, config.eval_envs)
-    envs = [[make_env(env_name) for _ in range(envs_per_member)] for _ in members] if is_writer else []
+    envs = (
+        [[offline_data.source.make_env() for _ in range(envs_per_member)] for _ in members]
+        if is_writer
+        else []
+    )
     metric = "normalized_score" if references is not None else "return_mean"
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
@@ -253,13 +249,14 @@ def run_offline(
     checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
     resume = None
     if checkpointer.latest_step() is not None:
+        check_same_run(workdir, members, config_json)  # before restoring: a clear refusal, no Orbax error
         state, resume = checkpointer.restore(checkpointer.latest_step(), state)
         log(f"resuming from the checkpoint at step {resume['step']} in {checkpointer.directory}")
     step = resume["step"] if resume else 0
     records = MemberRecords(
         workdir,
         members,
-        config.to_json_best_effort(indent=2),
+        config_json,
         writer=is_writer,
         resume=resume,
         cut_logs=step < config.max_steps,  # a finished phase keeps what later phases logged
@@ -306,4 +303,6 @@ def run_offline(
         info = {"env_name": env_name, "value_loss": learner_config.value_loss, "references": references}
         hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
         summary = records.write_summaries(step, metric, info, hyperparams)
-    return OfflineRun(summary, state, members, dataset, references, transform)
+    return OfflineRun(
+        summary, state, members, dataset, references, transform, config_json, offline_data.source
+    )

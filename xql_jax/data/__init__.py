@@ -1,6 +1,7 @@
-"""Datasets: D4RL HDF5 files, the embedded PointMaze dataset, and on-device sampling."""
+"""Datasets: the registry of names (``sources``), D4RL HDF5 files, the embedded PointMaze dataset,
+Minari, datasets made here, and on-device sampling."""
 
-from xql_jax.data import behavior, d4rl, minari_data
+from xql_jax.data import d4rl, made, minari_data, sources
 from xql_jax.data.dataset import (
     Dataset,
     DatasetError,
@@ -9,13 +10,15 @@ from xql_jax.data.dataset import (
     preprocess_rewards,
     qlearning_transitions,
     reward_transform,
+    write_d4rl_hdf5,
 )
 from xql_jax.data.sampling import sample_batch, to_device
 
 __all__ = [
     "Dataset",
-    "behavior",
     "d4rl",
+    "made",
+    "sources",
     "minari_data",
     "DatasetError",
     "episode_returns",
@@ -23,6 +26,7 @@ __all__ = [
     "preprocess_rewards",
     "qlearning_transitions",
     "reward_transform",
+    "write_d4rl_hdf5",
     "sample_batch",
     "to_device",
 ]

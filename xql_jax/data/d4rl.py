@@ -1,15 +1,16 @@
-"""D4RL dataset names: where their files live, their reference scores, their evaluation environments.
+"""D4RL dataset names: where their files live, their reference scores, their domain and their
+evaluation environments.
 
 D4RL itself cannot be installed beside numpy 2 and current MuJoCo, so this holds what a run needs
 from it: the file name each dataset downloads to (in ``$D4RL_DATASET_DIR`` or ``~/.d4rl/datasets``,
-as D4RL stores them), the reference returns of D4RL's normalized score (d4rl/infos.py), and the
-gymnasium environment to evaluate in.
+as D4RL stores them), the reference returns of D4RL's normalized score (d4rl/infos.py), and which
+of ``xql_jax.d4rl_envs``' adapters reproduces the environment it is evaluated in.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 from xql_jax.data.dataset import DatasetError
 
@@ -28,22 +29,6 @@ _ADROIT_REFERENCES = {
     "relocate": (-6.425911, 4233.877797728884),
     "door": (-56.512833, 2880.5693087298737),
 }
-# Evaluation environments in gymnasium / gymnasium-robotics with D4RL's observation layout.
-_LOCOMOTION_ENVS = {
-    "halfcheetah": "HalfCheetah-v5",
-    "hopper": "Hopper-v5",
-    "walker2d": "Walker2d-v5",
-    "ant": "Ant-v5 (+6 zero dims)",
-}
-_ADROIT_ENVS = {
-    "pen": "AdroitHandPen-v1",
-    "hammer": "AdroitHandHammer-v1",
-    "relocate": "AdroitHandRelocate-v1",
-    "door": "AdroitHandDoor-v1",
-}
-# Adapted to D4RL's observations and dynamics in xql_jax/d4rl_envs.py.
-_ANTMAZE_ENV = "AntMaze_*-v4 (adapted to D4RL)"
-_KITCHEN_ENV = "FrankaKitchen-v1 (adapted to D4RL)"
 _ANTMAZE_FILES = {
     "umaze": "u-maze_noisy_multistart_False_multigoal_False",
     "umaze-diverse": "u-maze_noisy_multistart_True_multigoal_True",
@@ -60,26 +45,33 @@ _KITCHEN_FILES = {
 
 
 def _catalogue() -> Dict[str, Dict]:
-    """name -> {url, refs: (ref_min_score, ref_max_score), env: what xql_jax.d4rl_envs evaluates in}."""
+    """name -> {url, refs: (ref_min_score, ref_max_score), domain, env: (adapter, its argument)}."""
     entries = {}
     for robot, (low, high) in _LOCOMOTION_REFERENCES.items():
         for data in ("random", "medium", "expert", "medium-replay", "full-replay", "medium-expert"):
             stem = f"{robot}_{data.replace('-', '_')}-v2"
             entries[f"{robot}-{data}-v2"] = dict(
-                url=f"{_BASE_URL}/gym_mujoco_v2/{stem}.hdf5", refs=(low, high), env=_LOCOMOTION_ENVS[robot]
+                url=f"{_BASE_URL}/gym_mujoco_v2/{stem}.hdf5",
+                refs=(low, high),
+                domain="locomotion",
+                env=("locomotion", robot),
             )
     for maze, stem in _ANTMAZE_FILES.items():
         entries[f"antmaze-{maze}-v0"] = dict(
-            url=f"{_BASE_URL}/ant_maze_new/Ant_maze_{stem}_sparse.hdf5", refs=(0.0, 1.0), env=_ANTMAZE_ENV
+            url=f"{_BASE_URL}/ant_maze_new/Ant_maze_{stem}_sparse.hdf5",
+            refs=(0.0, 1.0),
+            domain="antmaze",
+            env=("antmaze", (maze.split("-")[0], False)),  # v0: one goal per environment
         )
         entries[f"antmaze-{maze}-v2"] = dict(
             url=f"{_BASE_URL}/ant_maze_v2/Ant_maze_{stem}_sparse_fixed.hdf5",
             refs=(0.0, 1.0),
-            env=_ANTMAZE_ENV,
+            domain="antmaze",
+            env=("antmaze", (maze.split("-")[0], True)),  # v2: a new goal at every reset
         )
     for task, file_name in _KITCHEN_FILES.items():
         entries[f"kitchen-{task}-v0"] = dict(
-            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), env=_KITCHEN_ENV
+            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), domain="kitchen", env=("kitchen", task)
         )
     v0_files = {
         "human": "{}-v0_demos_clipped",
@@ -91,12 +83,14 @@ def _catalogue() -> Dict[str, Dict]:
             entries[f"{hand}-{data}-v0"] = dict(
                 url=f"{_BASE_URL}/hand_dapg/{pattern.format(hand)}.hdf5",
                 refs=(low, high),
-                env=_ADROIT_ENVS[hand],
+                domain="adroit",
+                env=("adroit", hand),
             )
             entries[f"{hand}-{data}-v1"] = dict(
                 url=f"{_BASE_URL}/hand_dapg_v1/{hand}-{data}-v1.hdf5",
                 refs=(low, high),
-                env=_ADROIT_ENVS[hand],
+                domain="adroit",
+                env=("adroit", hand),
             )
     return entries
 
@@ -117,8 +111,8 @@ def references(name: str) -> Optional[Dict[str, float]]:
     return {"ref_min_score": entry["refs"][0], "ref_max_score": entry["refs"][1]}
 
 
-def resolve(name: str) -> Tuple[str, Dict[str, float]]:
-    """The local file of a D4RL dataset and its reference returns; a clear error when it is missing."""
+def locate(name: str) -> str:
+    """The local file of a D4RL dataset; an error saying where it looked and how to get it."""
     entry = D4RL_DATASETS[name]
     path = os.path.join(dataset_dir(), entry["url"].rsplit("/", 1)[-1])
     if not os.path.isfile(path):
@@ -127,9 +121,24 @@ def resolve(name: str) -> Tuple[str, Dict[str, float]]:
             f"~/.d4rl/datasets). Download it from {entry['url']} into that folder, or pass "
             "--dataset_path=/path/to/file.hdf5"
         )
-    return path, references(name)
+    return path
 
 
-def evaluation_env(name: str) -> str:
-    """The environment a D4RL dataset's policies are evaluated in (built by xql_jax.d4rl_envs)."""
-    return D4RL_DATASETS[name]["env"]
+def domain(name: str) -> str:
+    """locomotion, antmaze, kitchen or adroit: what selects the paper's config and reward preprocessing."""
+    return D4RL_DATASETS[name]["domain"]
+
+
+def make_env(name: str):
+    """The environment a D4RL dataset's policies are evaluated in, as D4RL defined it."""
+    from xql_jax import d4rl_envs
+
+    adapter, argument = D4RL_DATASETS[name]["env"]
+    if adapter == "locomotion":
+        return d4rl_envs.locomotion(argument)
+    if adapter == "antmaze":
+        maze, v2_resets = argument
+        return d4rl_envs.D4RLAntMaze(maze, v2_resets=v2_resets)
+    if adapter == "kitchen":
+        return d4rl_envs.D4RLKitchen(argument)
+    return d4rl_envs.adroit(argument)

@@ -1,14 +1,18 @@
-"""Offline transitions: the D4RL HDF5 reader, q-learning pairing, reward preprocessing."""
+"""Offline transitions: the D4RL HDF5 layout (read and write), q-learning pairing, reference returns,
+reward preprocessing."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
+REFERENCE_KEYS = ("ref_min_score", "ref_max_score")
 
 
 class DatasetError(ValueError):
@@ -193,3 +197,74 @@ def preprocess_rewards(dataset: Dataset, mode: str) -> Dataset:
     if (scale, shift) == (1.0, 0.0):
         return dataset
     return dataclasses.replace(dataset, rewards=(dataset.rewards * scale + shift).astype(np.float32))
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """A short content hash of the transitions: the same data gives the same string wherever its file lies."""
+    digest = hashlib.blake2b(digest_size=8)
+    for array in (dataset.observations, dataset.actions, dataset.rewards, dataset.masks, dataset.dones):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def default_data_dir(data_dir: Optional[str] = None) -> str:
+    """Where datasets made by this project live: ``data_dir``, else $XQL_DATA_DIR, else
+    ~/.cache/xql_jax/datasets (``~`` expanded in each)."""
+    return os.path.expanduser(data_dir or os.environ.get("XQL_DATA_DIR", "~/.cache/xql_jax/datasets"))
+
+
+def references_path(hdf5_path: str) -> str:
+    """The JSON file beside a dataset that holds its reference returns (and how it was made)."""
+    return os.path.splitext(os.path.expanduser(hdf5_path))[0] + ".json"
+
+
+def read_references(hdf5_path: str) -> Optional[Dict[str, float]]:
+    """The reference returns stored beside a dataset file, or None when there is no JSON file.
+
+    A JSON file without both numbers is an error here, before anything trains, not at the first
+    evaluation.
+    """
+    path = references_path(hdf5_path)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            stored = json.load(f)
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{path}: not a readable JSON file of reference returns ({e})") from None
+    if not isinstance(stored, dict) or not all(
+        isinstance(stored.get(key), (int, float)) and not isinstance(stored.get(key), bool)
+        for key in REFERENCE_KEYS
+    ):
+        raise DatasetError(
+            f"{path}: needs numbers under {list(REFERENCE_KEYS)} (the random and expert returns of the "
+            "normalized score); fix the file or remove it to report raw returns"
+        )
+    if stored["ref_max_score"] == stored["ref_min_score"]:
+        raise DatasetError(f"{path}: ref_max_score equals ref_min_score; the normalized score is undefined")
+    return {key: float(stored[key]) for key in REFERENCE_KEYS}
+
+
+def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str, float], metadata: Dict):
+    """The D4RL layout (observations, actions, rewards, terminals, timeouts[, next_observations]), with
+    the reference returns and ``metadata`` (JSON-serialisable) as attributes, and both also in the
+    JSON file beside it (where the loader looks for them). Written under temporary names and
+    renamed, so an interrupted write never leaves a file that looks finished."""
+    import h5py
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = f"{path}.{os.getpid()}.partial"
+    try:
+        with h5py.File(partial, "w") as f:
+            for key, value in raw.items():
+                f.create_dataset(key, data=value, compression="gzip", compression_opts=4)
+            for key, value in {**references, **metadata}.items():
+                f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+        with open(f"{references_path(path)}.partial", "w") as f:
+            json.dump({**references, **metadata}, f, indent=2)
+        os.replace(partial, path)
+        # The JSON last: its presence (and the recipe it records) marks the file as complete.
+        os.replace(f"{references_path(path)}.partial", references_path(path))
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)

@@ -79,14 +79,22 @@ def load_minari(name: str) -> Tuple[Dataset, Optional[Dict[str, float]]]:
     for key, array in arrays.items():
         if not np.all(np.isfinite(array)):
             raise DatasetError(f"Minari dataset {name!r}: '{key}' holds NaN/inf values; clean it first")
+    return Dataset(**arrays), _references(dataset)
+
+
+def _references(dataset) -> Optional[Dict[str, float]]:
     metadata = dataset.storage.metadata
-    references = None
-    if metadata.get("ref_min_score") is not None and metadata.get("ref_max_score") is not None:
-        references = {
-            "ref_min_score": float(metadata["ref_min_score"]),
-            "ref_max_score": float(metadata["ref_max_score"]),
-        }
-    return Dataset(**arrays), references
+    if metadata.get("ref_min_score") is None or metadata.get("ref_max_score") is None:
+        return None
+    return {
+        "ref_min_score": float(metadata["ref_min_score"]),
+        "ref_max_score": float(metadata["ref_max_score"]),
+    }
+
+
+def references(name: str) -> Optional[Dict[str, float]]:
+    """The reference returns a local Minari dataset declares (ref_min_score / ref_max_score), if any."""
+    return _references(_open(name))
 
 
 def make_minari_env(name: str):

@@ -17,7 +17,18 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from xql_jax.envs import EMBEDDED_MAZES, FixedGoalPointMaze
+from xql_jax.data.dataset import default_data_dir, references_path, write_d4rl_hdf5
+from xql_jax.envs import FixedGoalPointMaze
+
+# The embedded datasets: name -> their evaluation environment (a FixedGoalPointMaze).
+EMBEDDED_MAZES: Dict[str, Dict] = {
+    "pointmaze-umaze-v0": dict(
+        gym_id="PointMaze_UMaze-v3",
+        goal_cell=(3, 1),  # the far end of the U, so most starts must go round the wall
+        max_episode_steps=300,  # as D4RL maze2d-umaze
+        reward_type="dense",
+    ),
+}
 
 DEFAULT_NUM_STEPS = 500_000
 DATA_EPISODE_STEPS = 1000  # length of a behaviour episode before a timeout and a reset (as D4RL)
@@ -26,10 +37,6 @@ ARRIVAL_RADIUS = 0.35  # distance to a waypoint at which the controller moves on
 POSITION_GAIN = 10.0
 VELOCITY_GAIN = 1.0
 NUM_REFERENCE_EPISODES = 100
-
-
-def default_data_dir() -> str:
-    return os.path.expanduser(os.environ.get("XQL_DATA_DIR", "~/.cache/xql_jax/datasets"))
 
 
 class WaypointController:
@@ -75,7 +82,7 @@ def generate(
     num_reference_episodes: int = NUM_REFERENCE_EPISODES,
 ) -> Tuple[Dict[str, np.ndarray], Dict[str, float]]:
     """Roll out the behaviour policy; return the raw D4RL-layout arrays and the reference returns."""
-    env = FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
+    env = make_env(env_name)
     controller = WaypointController(env.maze)
     rng = np.random.default_rng(seed)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
@@ -118,7 +125,7 @@ def reference_returns(
     env_name: str, seed: int, num_episodes: int = NUM_REFERENCE_EPISODES
 ) -> Dict[str, float]:
     """Mean evaluation return of a uniform random policy and of the noiseless controller."""
-    env = FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
+    env = make_env(env_name)
     controller = WaypointController(env.maze)
     goal_cell = tuple(int(v) for v in env.goal_cell)
     rng = np.random.default_rng(seed)
@@ -141,8 +148,25 @@ def reference_returns(
     return {"ref_min_score": random_return, "ref_max_score": expert_return}
 
 
+def make_env(env_name: str) -> FixedGoalPointMaze:
+    """The evaluation environment of an embedded dataset."""
+    return FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
+
+
 def dataset_path(env_name: str, data_dir: Optional[str] = None) -> str:
-    return os.path.join(data_dir or default_data_dir(), f"{env_name}.hdf5")
+    return os.path.join(default_data_dir(data_dir), f"{env_name}.hdf5")
+
+
+def _recorded_recipe(path: str) -> Optional[Dict]:
+    """How a cached file was made (steps, seed, reference episodes), from the JSON beside it."""
+    if not (os.path.isfile(path) and os.path.isfile(references_path(path))):
+        return None
+    try:
+        with open(references_path(path)) as f:
+            stored = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return {key: stored.get(key) for key in ("num_steps", "seed", "num_reference_episodes")}
 
 
 def ensure_dataset(
@@ -153,50 +177,27 @@ def ensure_dataset(
     num_reference_episodes: int = NUM_REFERENCE_EPISODES,
     log=print,
 ) -> str:
-    """Path of the embedded dataset, generating and caching it first if absent."""
-    import h5py
+    """Path of the embedded dataset made by this recipe (steps, seed, reference episodes).
 
+    A cached file made by the same recipe is reused; one made by another (its JSON records the
+    recipe) or without a JSON is made again, so a name always means the data its recipe makes.
+    """
     if env_name not in EMBEDDED_MAZES:
         raise ValueError(f"{env_name!r} is not an embedded dataset; choose from {sorted(EMBEDDED_MAZES)}")
     path = dataset_path(env_name, data_dir)
-    if os.path.isfile(path) and os.path.isfile(reference_path(path)):
+    recipe = dict(num_steps=num_steps, seed=seed, num_reference_episodes=num_reference_episodes)
+    recorded = _recorded_recipe(path)
+    if recorded == recipe:
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    log(f"Generating the embedded dataset {env_name} ({num_steps} steps) at {path} ...")
+    why = "" if recorded is None else f" (the cached file was made with {recorded})"
+    log(f"Generating the embedded dataset {env_name} ({num_steps} steps) at {path}{why} ...")
     start = time.time()
     data, references = generate(env_name, num_steps, seed, num_reference_episodes)
-    # Write to temporary names and rename, so an interrupted generation never leaves a partial file.
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with h5py.File(tmp, "w") as f:
-        for key, array in data.items():
-            f.create_dataset(key, data=array, compression="gzip", compression_opts=1)
-        f.attrs["env_name"] = env_name
-        f.attrs["seed"] = seed
-    meta = dict(
-        references,
-        env_name=env_name,
-        num_steps=num_steps,
-        seed=seed,
-        num_reference_episodes=num_reference_episodes,
-    )
-    with open(f"{reference_path(path)}.tmp", "w") as f:
-        json.dump(meta, f, indent=2)
-    os.replace(f"{reference_path(path)}.tmp", reference_path(path))
-    os.replace(tmp, path)
+    recipe_record = dict(env_name=env_name, **recipe)
+    write_d4rl_hdf5(path, data, references, recipe_record)
     log(
         f"  done in {time.time() - start:.0f}s: random return {references['ref_min_score']:.1f}, "
         f"expert return {references['ref_max_score']:.1f}"
     )
     return path
-
-
-def reference_path(hdf5_path: str) -> str:
-    return os.path.splitext(hdf5_path)[0] + ".json"
-
-
-def load_reference_scores(hdf5_path: str) -> Optional[Dict[str, float]]:
-    path = reference_path(hdf5_path)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)

@@ -1,80 +1,32 @@
-"""D4RL-style locomotion datasets made here: behavior policies, rollouts, the D4RL HDF5 layout.
+"""The recipe of the D4RL-style datasets made here: behavior policies trained by the online loop,
+their export (medium and expert actors, reference returns), and rollouts in D4RL's HDF5 layout.
 
 D4RL made its gym locomotion datasets from SAC policies: ``random`` (a random policy), ``medium``
 (a policy stopped at about a third of the expert's return; its files score ~40% of the expert),
 ``expert`` (the trained policy), ``medium-replay`` (the replay buffer of that training run up to
 the medium policy) and ``medium-expert`` (medium and expert concatenated). The same recipe here,
 in gymnasium's ``-v5`` environments (same observations and actions as D4RL's ``-v2``), with TD3
-behavior policies trained by this project's online loop (``experiments/make_dataset.py``).
+behavior policies trained by this project's online loop (``experiments/make_dataset.py``). Names,
+files and array conversions are ``xql_jax.data.made``; this module drives the loops and
+networks, so it sits above them.
 
 The medium and expert actors ship in ``xql_jax/data/behavior_policies`` (about 0.3 MB each), so
 random, medium, expert and medium-expert can be made without training; medium-replay is the
 training run's replay buffer and needs that run.
-
-Made datasets are named ``<robot>-<kind>-made`` (e.g. ``hopper-medium-replay-made``) and live in
-``$XQL_DATA_DIR`` (default ``~/.cache/xql_jax/datasets``) with a JSON file of their reference
-returns beside them: ``ref_min_score`` the uniform random policy's mean return and
-``ref_max_score`` the expert behavior policy's, both measured in the same environment.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from xql_jax.data.dataset import DatasetError, returns_between
+from xql_jax.data.dataset import DatasetError
 
-ROBOTS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "walker2d": "Walker2d-v5"}
-KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert")
-POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "behavior_policies")
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "behavior_policies")
 MEDIUM_FRACTION = 0.4  # medium = the checkpoint whose return is nearest this share of the expert's
-_NAME = re.compile(r"^(?P<robot>[a-z0-9]+)-(?P<kind>[a-z-]+)-made$")
-
-
-def parse_name(name: str) -> Optional[Tuple[str, str]]:
-    """("hopper", "medium-replay") for "hopper-medium-replay-made"; None for names of other kinds."""
-    match = _NAME.match(name)
-    if match is None:
-        return None
-    robot, kind = match["robot"], match["kind"]
-    if robot not in ROBOTS or kind not in KINDS:
-        raise DatasetError(
-            f"unknown made dataset {name!r}: robots are {sorted(ROBOTS)}, kinds {list(KINDS)} "
-            "(e.g. halfcheetah-medium-made)"
-        )
-    return robot, kind
-
-
-def dataset_path(name: str, data_dir: Optional[str] = None) -> str:
-    from xql_jax.data.pointmaze import default_data_dir
-
-    return os.path.join(data_dir or default_data_dir(), f"{name}.hdf5")
-
-
-def resolve(name: str, data_dir: Optional[str] = None) -> Tuple[str, Dict[str, float]]:
-    """The file of a made dataset and its reference returns; how to make it when it is missing."""
-    from xql_jax.data.pointmaze import load_reference_scores
-
-    robot, kind = parse_name(name)
-    path = dataset_path(name, data_dir)
-    if not os.path.isfile(path):
-        dataset = f"{robot}-{kind}"
-        raise DatasetError(
-            f"made dataset {name!r} not found at {path}. Make it with: "
-            f"python experiments/make_dataset.py --dataset={dataset}"
-            + (f" --behavior_run=<workdir of --train_behavior={robot}>" if kind == "medium-replay" else "")
-        )
-    references = load_reference_scores(path)
-    if references is None:
-        raise DatasetError(f"{path}: its reference returns ({os.path.splitext(path)[0]}.json) are missing")
-    return path, references
-
-
-# ---------------------------------------------------------------- behavior policies
 
 
 def policy_path(robot: str, level: str, policy_dir: Optional[str] = None) -> str:
@@ -125,9 +77,6 @@ def deterministic_actor(params, hidden_dims, action_dim: int) -> Callable[[np.nd
     module = DeterministicPolicy(tuple(hidden_dims), action_dim)
     apply = jax.jit(lambda obs: module.apply({"params": params}, obs))
     return lambda observations: np.asarray(apply(np.asarray(observations, np.float32)))
-
-
-# ---------------------------------------------------------------- rollouts
 
 
 def collect(
@@ -202,59 +151,6 @@ def collect(
     )
     whole = lengths <= num_transitions
     return raw, np.asarray(returns)[whole]
-
-
-def replay_rows_to_raw(data: Dict[str, np.ndarray], size: int) -> Dict[str, np.ndarray]:
-    """D4RL-layout arrays from the first ``size`` rows of a single-seed online replay buffer.
-
-    The buffer stores (s, a, r, mask, s'): a row ends an episode at a terminal (mask 0) or where the
-    next row does not start from its s' (a time limit: marked as a timeout, as D4RL does).
-    """
-    rows = {k: np.asarray(v[:size]) for k, v in data.items()}
-    terminals = rows["masks"] == 0.0
-    breaks = np.any(rows["next_observations"][:-1] != rows["observations"][1:], axis=-1)
-    timeouts = np.zeros(size, bool)
-    timeouts[:-1] = breaks & ~terminals[:-1]
-    timeouts[-1] = not terminals[-1]
-    return dict(
-        observations=rows["observations"].astype(np.float32),
-        actions=rows["actions"].astype(np.float32),
-        rewards=rows["rewards"].astype(np.float32),
-        terminals=terminals,
-        timeouts=timeouts,
-        next_observations=rows["next_observations"].astype(np.float32),
-    )
-
-
-def concatenate(*raws: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """D4RL's medium-expert: the files one after the other."""
-    return {k: np.concatenate([r[k] for r in raws]) for k in raws[0]}
-
-
-def episode_returns_of(raw: Dict[str, np.ndarray]) -> np.ndarray:
-    """Returns of the episodes in D4RL-layout arrays (a cut last episode included)."""
-    return returns_between(raw["rewards"], raw["terminals"] | raw["timeouts"])
-
-
-def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str, float], metadata: Dict):
-    """The D4RL layout (observations, actions, rewards, terminals, timeouts, next_observations), with
-    the reference returns and ``metadata`` as attributes, and the references also in the JSON file
-    beside it (where the loader looks for them)."""
-    import h5py
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = path + ".partial"
-    with h5py.File(partial, "w") as f:
-        for key, value in raw.items():
-            f.create_dataset(key, data=value, compression="gzip", compression_opts=4)
-        for key, value in {**references, **metadata}.items():
-            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
-    with open(os.path.splitext(path)[0] + ".json", "w") as f:
-        json.dump(references, f, indent=2)
-    os.replace(partial, path)
-
-
-# ---------------------------------------------------------------- behavior-policy training runs
 
 
 def read_evaluations(workdir: str) -> List[Dict]:
