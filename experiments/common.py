@@ -9,6 +9,7 @@ from ml_collections import config_flags
 
 import xql_jax.configs
 from xql_jax.data import DatasetError
+from xql_jax.data.sources import ACCEPTED_NAMES
 from xql_jax.runs import TrainingDiverged, parse_sweep
 
 # The config files ship inside the package, so the defaults resolve in any install and directory.
@@ -49,11 +50,16 @@ def define_run_flags(default_config: str = DEFAULT_CONFIG) -> None:
     flags.DEFINE_string(
         "env_name",
         "pointmaze-umaze-v0",
-        "Dataset: the embedded pointmaze-umaze-v0, a D4RL name (hopper-medium-v2, looked up in "
-        "$D4RL_DATASET_DIR or ~/.d4rl/datasets), or minari:<dataset id>.",
+        f"Dataset name (resolved by xql_jax.data.sources): {ACCEPTED_NAMES}.",
     )
-    flags.DEFINE_string("dataset_path", None, "D4RL-layout HDF5 file; default: the embedded dataset.")
-    flags.DEFINE_string("data_dir", None, "Where embedded datasets are cached (default ~/.cache/xql_jax).")
+    flags.DEFINE_string(
+        "dataset_path", None, "D4RL-layout HDF5 file to train on; --env_name then names its environment."
+    )
+    flags.DEFINE_string(
+        "data_dir",
+        None,
+        "Where embedded and made datasets live (default $XQL_DATA_DIR or ~/.cache/xql_jax/datasets).",
+    )
     _define_member_flags(default_config)
 
 

@@ -20,7 +20,7 @@ from absl import app, flags
 from common import exit_on_errors, parse_flags
 
 from xql_jax import made_datasets
-from xql_jax.data import made, write_d4rl_hdf5
+from xql_jax.data import made, sources, write_d4rl_hdf5
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "<robot>-<kind> to make, e.g. halfcheetah-medium, hopper-medium-replay.")
@@ -177,6 +177,9 @@ def _write(robot: str, kind: str, raw, info, extra, started=None) -> str:
         f"wrote {path}: {len(raw['rewards'])} transitions, {len(returns)} episodes, episode return "
         f"mean {returns.mean():.1f} (min {returns.min():.1f}, max {returns.max():.1f}){elapsed}"
     )
+    # Read back through the registry, as a training run will find it.
+    source = sources.resolve(name, data_dir=FLAGS.data_dir)
+    print(f"train on it with --env_name={source.name} ({len(source.load())} transitions, {source.domain})")
     return path
 
 

@@ -10,7 +10,7 @@ import time
 import jax
 import numpy as np
 
-from tests.test_launcher import ROOT, data_dir, run  # noqa: F401  (data_dir: module fixture)
+from tests.test_launcher import ROOT, run
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.logger import RunLogger
@@ -66,17 +66,17 @@ def rows(path, drop=("steps_per_second", "wall_time")):
     return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in open(path)]
 
 
-def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, data_dir):  # noqa: F811
+def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, small_maze_file):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    result = run([f"--workdir={straight}", f"--data_dir={data_dir}", *ARGS])
+    result = run([f"--workdir={straight}", f"--dataset_path={small_maze_file}", *ARGS])
     assert result.returncode == 0, result.stderr[-3000:]
 
     kill_after_checkpoint(
-        "train_offline.py", [f"--workdir={killed}", f"--data_dir={data_dir}", *ARGS], killed, 1000
+        "train_offline.py", [f"--workdir={killed}", f"--dataset_path={small_maze_file}", *ARGS], killed, 1000
     )
     assert max(json.loads(line)["step"] for line in open(killed / "metrics.jsonl")) < 2000
 
-    result = run([f"--workdir={killed}", f"--data_dir={data_dir}", *ARGS])
+    result = run([f"--workdir={killed}", f"--dataset_path={small_maze_file}", *ARGS])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from the checkpoint at step" in result.stdout
 
@@ -102,8 +102,10 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, data_dir
     assert summary["last"] == json.load(open(straight / "summary.json"))["last"]
 
 
-def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_refused(tmp_path, data_dir):  # noqa: F811
-    args = [f"--workdir={tmp_path}", f"--data_dir={data_dir}", *ARGS, "--config.max_steps=500"]
+def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_refused(
+    tmp_path, small_maze_file
+):
+    args = [f"--workdir={tmp_path}", f"--dataset_path={small_maze_file}", *ARGS, "--config.max_steps=500"]
     assert run(args).returncode == 0
     before = open(tmp_path / "metrics.jsonl").read()
     again = run(args)
@@ -149,3 +151,43 @@ def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path
         records.log_train(
             300, {"critic_loss": np.array([np.inf, 0.0]), "nonfinite_params": np.zeros(2)}, log=print
         )
+
+
+def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze_file):
+    """A workdir holds one run: the same config on other data must not continue (or be reported as) it."""
+    import shutil
+
+    import pytest
+
+    from xql_jax.configs import maze
+    from xql_jax.train import train_offline
+
+    config = maze.get_config()
+    config.agent.hidden_dims = (8, 8)
+    config.update(batch_size=16, max_steps=40, log_interval=20, eval_interval=40, checkpoint_interval=20)
+    config.update(eval_episodes=1, eval_envs=1)
+    quiet = dict(progress=False, log=lambda *_: None)
+    first = train_offline(
+        config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=small_maze_file, **quiet
+    )
+    saved = json.load(open(tmp_path / "run" / "config.json"))["run"]
+    assert saved["dataset"] == "pointmaze-umaze-v0" and saved["transitions"] == 3000 - 2 - 1
+    # The same data moved elsewhere is the same run: resumed (finished, so not retrained).
+    moved = tmp_path / "moved" / "data.hdf5"
+    moved.parent.mkdir()
+    shutil.copy(small_maze_file, moved)
+    shutil.copy(os.path.splitext(small_maze_file)[0] + ".json", moved.parent / "data.json")
+    again = train_offline(
+        config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=str(moved), **quiet
+    )
+    assert again["last"] == first["last"]
+    # Other content under the same name is refused before anything is restored.
+    from xql_jax.data import pointmaze
+
+    other = pointmaze.ensure_dataset(
+        data_dir=str(tmp_path / "other"), num_steps=2000, num_reference_episodes=2, log=lambda *_: None
+    )
+    with pytest.raises(
+        ValueError, match=r"holds a run on pointmaze-umaze-v0 \(.*content [0-9a-f]{16}\), this run is on"
+    ):
+        train_offline(config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=other, **quiet)

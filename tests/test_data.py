@@ -178,8 +178,7 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     import gymnasium as gym
     import minari
 
-    from xql_jax.data import minari_data
-    from xql_jax.envs import make_env
+    from xql_jax.data import minari_data, sources
     from xql_jax.train import check_shapes
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
@@ -202,7 +201,9 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     np.testing.assert_allclose(dataset.rewards[20:40], episodes[1].rewards, rtol=1e-6)  # stored float64
     assert dataset.dones.sum() == 3 and dataset.dones[19] == 1 and dataset.masks.min() == 1.0  # time limits
     assert references == {"ref_min_score": -1500.0, "ref_max_score": -100.0}
-    check_shapes(dataset, make_env("minari:pendulum/random-v0"))
+    source = sources.resolve("minari:pendulum/random-v0")
+    assert (source.kind, source.references) == ("minari", references) and len(source.load()) == 60
+    check_shapes(dataset, minari_data.make_minari_env("minari:pendulum/random-v0"))
     # A few steps of X-QL on it, evaluated in the environment Minari recovers.
     from xql_jax.configs import base
     from xql_jax.train import train_offline

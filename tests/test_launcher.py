@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from xql_jax.data import pointmaze
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = [
     "--config.agent.hidden_dims=(16,16)",
@@ -20,15 +18,6 @@ TINY = [
     "--config.batch_size=32",
     "--progress=false",
 ]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data")
-    pointmaze.ensure_dataset(
-        data_dir=str(path), num_steps=3000, num_reference_episodes=2, log=lambda *_: None
-    )
-    return str(path)
 
 
 def run(args, cwd=ROOT):
@@ -44,13 +33,13 @@ def run(args, cwd=ROOT):
 
 
 @pytest.mark.parametrize("variant", ["xql", "iql"])
-def test_launcher_trains_and_writes_outputs(tmp_path, data_dir, variant):
+def test_launcher_trains_and_writes_outputs(tmp_path, small_maze_file, variant):
     workdir = tmp_path / "run"
     result = run(
         [
             f"--config={ROOT}/configs/maze.py:{variant}",
             f"--workdir={workdir}",
-            f"--data_dir={data_dir}",
+            f"--dataset_path={small_maze_file}",
             *TINY,
         ]
     )
@@ -80,8 +69,10 @@ def test_missing_dataset_file_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_config_field_is_a_clear_error(tmp_path, data_dir):
-    result = run([f"--data_dir={data_dir}", f"--workdir={tmp_path}/w", "--config.agent.betta=3", *TINY])
+def test_unknown_config_field_is_a_clear_error(tmp_path, small_maze_file):
+    result = run(
+        [f"--dataset_path={small_maze_file}", f"--workdir={tmp_path}/w", "--config.agent.betta=3", *TINY]
+    )
     assert result.returncode != 0
     assert "error: bad --config override: 'betta'" in result.stderr
     assert 'Did you mean "beta"' in result.stderr
@@ -91,7 +82,10 @@ def test_unknown_config_field_is_a_clear_error(tmp_path, data_dir):
 def test_unknown_env_without_dataset_is_a_clear_error(tmp_path, monkeypatch):
     result = run(["--env_name=hopper-nonsense-v9", f"--workdir={tmp_path}/w", *TINY])
     assert result.returncode != 0
-    assert "no dataset for env_name='hopper-nonsense-v9'" in result.stderr
+    assert (
+        "unknown dataset name 'hopper-nonsense-v9'. Accepted: the embedded pointmaze-umaze-v0"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "d4rl"))  # a D4RL name whose file is absent
     result = run(["--env_name=hopper-medium-v2", f"--workdir={tmp_path}/w2", *TINY])
@@ -102,12 +96,12 @@ def test_unknown_env_without_dataset_is_a_clear_error(tmp_path, monkeypatch):
     )
 
 
-def test_seeds_and_beta_sweep_in_one_program(tmp_path, data_dir):
+def test_seeds_and_beta_sweep_in_one_program(tmp_path, small_maze_file):
     workdir = tmp_path / "sweep"
     result = run(
         [
             f"--workdir={workdir}",
-            f"--data_dir={data_dir}",
+            f"--dataset_path={small_maze_file}",
             "--num_seeds=2",
             "--sweep=beta=1,5",
             *TINY,
@@ -127,14 +121,14 @@ def test_seeds_and_beta_sweep_in_one_program(tmp_path, data_dir):
     assert "mean +- std over 2 seeds" in result.stdout
 
 
-def test_sweep_launcher_runs_one_program_per_batch_size(tmp_path, data_dir):
+def test_sweep_launcher_runs_one_program_per_batch_size(tmp_path, small_maze_file):
     workdir = tmp_path / "batches"
     result = subprocess.run(
         [
             sys.executable,
             os.path.join(ROOT, "experiments", "sweep.py"),
             f"--workdir={workdir}",
-            f"--data_dir={data_dir}",
+            f"--dataset_path={small_maze_file}",
             "--batch_sizes=16,64",
             "--num_seeds=2",
             *[flag for flag in TINY if not flag.startswith("--config.batch_size")],
@@ -154,9 +148,16 @@ def test_sweep_launcher_runs_one_program_per_batch_size(tmp_path, data_dir):
         assert config["batch_size"] == batch_size
 
 
-def test_divergence_stops_the_run_naming_step_and_loss(tmp_path, data_dir):
+def test_divergence_stops_the_run_naming_step_and_loss(tmp_path, small_maze_file):
     # Adam moves every weight by about the learning rate per step: 1e6 blows the critic up at once.
-    result = run([f"--workdir={tmp_path}/w", f"--data_dir={data_dir}", "--config.agent.critic_lr=1e6", *TINY])
+    result = run(
+        [
+            f"--workdir={tmp_path}/w",
+            f"--dataset_path={small_maze_file}",
+            "--config.agent.critic_lr=1e6",
+            *TINY,
+        ]
+    )
     assert result.returncode != 0
     assert "training diverged at step 100:" in result.stderr
     assert "Traceback" not in result.stderr

@@ -121,8 +121,9 @@ def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
         assert result.returncode == 0, result.stderr[-3000:]
     with h5py.File(tmp_path / "data" / "hopper-medium-expert-made.hdf5", "r") as f:
         assert len(f["rewards"]) == 600
-    references = json.loads((tmp_path / "data" / "hopper-medium-made.json").read_text())
-    assert references == info["references"]
+    stored = json.loads((tmp_path / "data" / "hopper-medium-made.json").read_text())
+    assert {k: stored[k] for k in ("ref_min_score", "ref_max_score")} == info["references"]
+    assert (stored["name"], stored["env_id"], stored["seed"]) == ("hopper-medium-made", "Hopper-v5", 0)
 
     result = make("--dataset=walker2d-medium", *dirs)
     assert result.returncode != 0 and "train them with" in result.stderr

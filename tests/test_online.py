@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.test_launcher import data_dir  # noqa: F401  (module fixture: a small embedded dataset)
 from xql_jax import analysis, losses
 from xql_jax.agents import sac, td3
 from xql_jax.data import replay
@@ -306,12 +305,12 @@ def test_online_divergence_stops_the_run_naming_step_and_loss(tmp_path):
     assert os.path.exists(tmp_path / "metrics.jsonl")  # the logs written before the divergence remain
 
 
-def test_finetune_launcher_continues_offline_curve_online(tmp_path, data_dir):  # noqa: F811
+def test_finetune_launcher_continues_offline_curve_online(tmp_path, small_maze_file):
     result = run_launcher(
         "train_finetune.py",
         [
             f"--workdir={tmp_path}",
-            f"--data_dir={data_dir}",
+            f"--dataset_path={small_maze_file}",
             "--config.agent.hidden_dims=(16,16)",
             "--config.batch_size=32",
             "--config.max_steps=200",
