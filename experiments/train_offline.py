@@ -4,8 +4,9 @@
   python experiments/train_offline.py --config=configs/maze.py:iql --workdir=runs/iql
   python experiments/train_offline.py --num_seeds=8         # 8 seeds in one vmapped program
   python experiments/train_offline.py --num_seeds=4 --sweep=beta=1,2,5   # 12 members: beta x seeds
-  python experiments/train_offline.py --config=configs/locomotion.py --env_name=HalfCheetah-v5 \
-      --dataset_path=~/.d4rl/datasets/halfcheetah_medium-v2.hdf5 --config.agent.beta=1
+  python experiments/train_offline.py --config=configs/locomotion.py --env_name=halfcheetah-medium-v2
+  python experiments/train_offline.py --config=configs/locomotion.py --env_name=halfcheetah-medium-v2 \
+      --dataset_path=/data/halfcheetah_medium-v2.hdf5 --config.agent.beta=1   # a file elsewhere
 """
 
 import os

@@ -3,6 +3,7 @@
 import ast
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,8 +24,16 @@ def _modules():
 
 
 def test_wheel_ships_every_module_and_the_behavior_policies(tmp_path):
+    # Built from a copy of the sources, so a stale build/ folder of the work tree cannot leak in.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "runs", "*.egg-info", "__pycache__"),
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", ROOT, "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(source), "-w", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -37,6 +46,8 @@ def test_wheel_ships_every_module_and_the_behavior_policies(tmp_path):
     expected |= {os.path.relpath(path, ROOT) for path in policies}
     assert len(policies) >= 6 and any(p.endswith(".npz") for p in policies)
     assert expected <= names, sorted(expected - names)
+    shipped = {n for n in names if n.startswith("xql_jax/")}
+    assert shipped == expected, sorted(shipped - expected)  # nothing else (no stale modules)
 
 
 def test_import_from_another_directory(tmp_path):

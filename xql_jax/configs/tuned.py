@@ -1,7 +1,6 @@
 """Per-dataset tuned X-QL settings (the paper's "X-QL T", Table 4), selected by dataset name.
 
-  python experiments/train_offline.py --config=configs/tuned.py:hopper-medium-v2 \
-      --env_name=Hopper-v5 --dataset_path=~/.d4rl/datasets/hopper_medium-v2.hdf5
+  python experiments/train_offline.py --config=configs/tuned.py:hopper-medium-v2 --env_name=hopper-medium-v2
 
 The domain config (locomotion / antmaze / kitchen / adroit) is chosen from the name and then the
 tuned beta, exp clip, batch size and value updates of Table 4 replace the consistent ones.
