@@ -81,7 +81,7 @@ def train_behavior(robot: str) -> str:
 
     if robot not in made.ROBOTS:
         raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(made.ROBOTS)}")
-    config = online_configs.get_config("td3")
+    config = online_configs.for_task(online_configs.get_config("td3"), made.ROBOTS[robot])
     config.max_steps = FLAGS.behavior_steps
     config.replay_capacity = FLAGS.behavior_steps  # medium-replay is the buffer's first rows
     config.eval_interval = config.checkpoint_interval = FLAGS.behavior_eval_interval

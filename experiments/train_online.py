@@ -1,6 +1,6 @@
 """Online X-SAC / SAC / X-TD3 / TD3 launcher (DeepMind Control tasks by domain-task, or gymnasium ids).
 
-python experiments/train_online.py --env_name=cheetah-run                          # X-SAC, paper beta
+python experiments/train_online.py --env_name=cheetah-run                          # X-SAC, task's beta
 python experiments/train_online.py --env_name=cheetah-run --config=configs/online.py:sac
 python experiments/train_online.py --env_name=walker-run --config=configs/online.py:xtd3 --num_seeds=4
 python experiments/train_online.py --env_name=HalfCheetah-v5 --config.agent.beta=2
@@ -11,7 +11,7 @@ import os
 from absl import app, flags
 from common import define_online_flags, exit_on_errors, parse_flags, print_final, shard_flag
 
-from xql_jax.configs.online import PAPER_BETAS
+from xql_jax.configs.online import for_task
 
 FLAGS = flags.FLAGS
 define_online_flags(default_config="online.py")
@@ -23,9 +23,7 @@ def main(argv):
     from xql_jax.online import train_online
     from xql_jax.runs import parse_sweep
 
-    config = FLAGS.config
-    if config.agent.beta is None:
-        config.agent.beta = PAPER_BETAS.get(FLAGS.env_name, {}).get(config.variant)
+    config = for_task(FLAGS.config, FLAGS.env_name)  # the task's beta and exploration noise
     name = config.variant if FLAGS.num_seeds == 1 else f"{config.variant}_{FLAGS.num_seeds}seeds"
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, f"{name}_seed{FLAGS.seed}")
     with exit_on_errors():

@@ -16,12 +16,17 @@ what they meant in the files, so each family gets an adapter:
   default the adapter zeroes them too; so was gym v3's contact cost, computed from them, so the
   adapter's is zero (``contact_cost_weight=0``); and the healthy reward as for hopper.
 - antmaze: gymnasium-robotics' AntMaze, changed to D4RL's: its maze rows flipped and positions
-  shifted so the ant starts at (0, 0) with the goal where D4RL put it; D4RL's ant (0.02 s physics
-  step, torques of 30 x action, its contact softness); observation (x, y, qpos[2:], qvel) = 29
-  dims; reward 1 and the episode's end within 0.5 of the goal, so the return is the success.
-- kitchen: gymnasium-robotics' FrankaKitchen, observation (robot qpos 9, object qpos 21, the 30-d
-  goal vector with the dataset's four tasks) = 60 dims; reward per completed task (D4RL's).
-- adroit: gymnasium-robotics' AdroitHand*-v1 match.
+  shifted so the ant starts at (0, 0); D4RL's ant (0.02 s physics step, torques of 30 x action,
+  its contact softness); observation (x, y, qpos[2:], qvel) = 29 dims; the goal D4RL's
+  goal_sampler draws (the goal cell plus U(0, 1) + U(0, 0.5) per axis), once per environment for
+  v0 and at every reset for v2, as ``target_goal``; reward 1 and the episode's end within 0.5 of
+  it, so the return is the success.
+- kitchen: gymnasium-robotics' FrankaKitchen (D4RL's episode rules: 280 steps, +1 per task, tasks
+  removed when done, the end when all are), observation (robot qpos 9, object qpos 21, the 30-d
+  goal vector with the dataset's four tasks) = 60 dims.
+- adroit: gymnasium-robotics' AdroitHand*-v1 (D4RL's models and observations) with D4RL's rewards
+  (``pen_v0.py``, ``hammer_v0.py``, ``door_v0.py``, ``relocate_v0.py``; gymnasium-robotics >= 1.2.1
+  changed three of them), horizons (pen 100, the others 200) and pen's end when the pen drops.
 """
 
 from __future__ import annotations
@@ -196,8 +201,12 @@ class D4RLAntMaze(gym.Env):
 
     def reset(self, *, seed: Optional[int] = None, options=None):
         super().reset(seed=seed)
+        if seed is not None or not hasattr(self, "_goal_rng"):
+            # A stream of its own: the inner maze's start noise draws from `seed` too, and D4RL's
+            # goal and start noise were independent.
+            self._goal_rng = np.random.default_rng([self.np_random.integers(2**32), 7])
         if self.target_goal is None or self.v2_resets:
-            self.target_goal = self.sample_goal(self.np_random)
+            self.target_goal = self.sample_goal(self._goal_rng)
         self._env.reset(seed=seed, options={"reset_cell": self._start, "goal_cell": self._goal_cell})
         self._steps = 0
         return self._observation(), {"target_goal": self.target_goal.copy()}

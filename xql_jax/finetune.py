@@ -18,16 +18,14 @@ import ml_collections
 from xql_jax.data import replay
 from xql_jax.envs import unit_actions
 from xql_jax.online import run_online
-from xql_jax.train import run_offline, validate_config
+from xql_jax.train import learner_steps, run_offline, validate_config
 
 
 def online_config_from(config: ml_collections.ConfigDict, dataset_size: int) -> ml_collections.ConfigDict:
     """The online loop's config for the fine-tuning phase of ``config`` (an offline config + ``online``)."""
     online = ml_collections.ConfigDict(config.online.to_dict())
     online.learner = "xql"
-    online.agent = ml_collections.ConfigDict(
-        {**config.agent.to_dict(), "decay_steps": config.max_steps + config.online.max_steps}
-    )
+    online.agent = ml_collections.ConfigDict({**config.agent.to_dict(), "decay_steps": learner_steps(config)})
     online.batch_size = config.batch_size
     online.replay_capacity = dataset_size + config.online.max_steps  # nothing of the dataset is evicted
     return online

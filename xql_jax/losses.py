@@ -13,6 +13,7 @@ def gumbel_loss(
     beta: float,
     max_clip: Optional[float] = None,
     max_normalize: bool = True,
+    clip_below: bool = False,
 ) -> jax.Array:
     """Elementwise Gumbel regression loss for ``diff = q - v`` (paper Eq. 11).
 
@@ -27,13 +28,16 @@ def gumbel_loss(
       beta: the Gumbel temperature (not the AWR temperature).
       max_clip: upper clip of z, or None for no clip.
       max_normalize: apply the max-normalised form.
+      clip_below: clip z to [-max_clip, max_clip] instead, as the official online code does
+        (``torch.clamp`` before the batch max): z below -max_clip then gets no gradient. The
+        official offline loss clips from above only.
 
     Returns:
       The loss, same shape as ``diff``.
     """
     z = diff / beta
     if max_clip is not None:
-        z = jnp.minimum(z, max_clip)
+        z = jnp.clip(z, -max_clip, max_clip) if clip_below else jnp.minimum(z, max_clip)
     if not max_normalize:
         return jnp.exp(z) - z - 1.0
     # Floor at -1 so that a batch where v overestimates every q does not blow up exp(-m).

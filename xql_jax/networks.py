@@ -38,8 +38,12 @@ def orthogonal(scale: float = 1.0):
     return init
 
 
-# Orthogonal init with gain sqrt(2) is what the IQL/jaxrl family uses for ReLU torsos.
-default_init = orthogonal(np.sqrt(2.0))
+# Orthogonal init with gain sqrt(2) is what the IQL/jaxrl family (and the official offline X-QL)
+# uses for every layer; the official online code (``ortho_init: true``) uses gain 1.0 everywhere.
+# Biases start at zero in both (flax's default).
+OFFLINE_GAIN = float(np.sqrt(2.0))
+ONLINE_GAIN = 1.0
+default_init = orthogonal(OFFLINE_GAIN)
 
 
 class MLP(nn.Module):
@@ -50,11 +54,12 @@ class MLP(nn.Module):
     activate_final: bool = False
     layer_norm: bool = False
     dropout_rate: float = 0.0
+    kernel_gain: float = OFFLINE_GAIN  # orthogonal init gain of every layer
 
     @nn.compact
     def __call__(self, x: jax.Array, training: bool = False) -> jax.Array:
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=default_init)(x)
+            x = nn.Dense(size, kernel_init=orthogonal(self.kernel_gain))(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm:
                     x = nn.LayerNorm()(x)
@@ -69,10 +74,13 @@ class ValueNet(nn.Module):
 
     hidden_dims: Sequence[int]
     layer_norm: bool = True
+    kernel_gain: float = OFFLINE_GAIN
 
     @nn.compact
     def __call__(self, observations: jax.Array) -> jax.Array:
-        v = MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm)(observations)
+        v = MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm, kernel_gain=self.kernel_gain)(
+            observations
+        )
         return jnp.squeeze(v, -1)
 
 
@@ -81,11 +89,12 @@ class Critic(nn.Module):
 
     hidden_dims: Sequence[int]
     layer_norm: bool = False
+    kernel_gain: float = OFFLINE_GAIN
 
     @nn.compact
     def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
         inputs = jnp.concatenate([observations, actions], -1)
-        q = MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm)(inputs)
+        q = MLP((*self.hidden_dims, 1), layer_norm=self.layer_norm, kernel_gain=self.kernel_gain)(inputs)
         return jnp.squeeze(q, -1)
 
 
@@ -95,6 +104,7 @@ class CriticEnsemble(nn.Module):
     hidden_dims: Sequence[int]
     num_critics: int = 2
     layer_norm: bool = False
+    kernel_gain: float = OFFLINE_GAIN
 
     @nn.compact
     def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
@@ -106,7 +116,7 @@ class CriticEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_dims, self.layer_norm)(observations, actions)
+        return ensemble(self.hidden_dims, self.layer_norm, self.kernel_gain)(observations, actions)
 
 
 class GaussianPolicy(nn.Module):
@@ -123,13 +133,15 @@ class GaussianPolicy(nn.Module):
     log_std_min: float = -5.0
     log_std_max: float = 2.0
     tanh_mean: bool = True
+    # The official offline policy's mean head is orthogonal(sqrt 2), as its torso.
+    mean_gain: float = OFFLINE_GAIN
 
     @nn.compact
     def __call__(self, observations: jax.Array, training: bool = False):
         features = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate)(
             observations, training=training
         )
-        means = nn.Dense(self.action_dim, kernel_init=orthogonal(1e-2))(features)
+        means = nn.Dense(self.action_dim, kernel_init=orthogonal(self.mean_gain))(features)
         if self.tanh_mean:
             means = jnp.tanh(means)
         log_stds = self.param("log_stds", nn.initializers.zeros, (self.action_dim,))
@@ -161,12 +173,14 @@ class TanhGaussianPolicy(nn.Module):
     action_dim: int
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    kernel_gain: float = ONLINE_GAIN  # every layer, heads included
 
     @nn.compact
     def __call__(self, observations: jax.Array):
-        features = MLP(self.hidden_dims, activate_final=True)(observations)
-        means = nn.Dense(self.action_dim, kernel_init=orthogonal(1e-2))(features)
-        raw_log_stds = nn.Dense(self.action_dim, kernel_init=orthogonal(1e-2))(features)
+        features = MLP(self.hidden_dims, activate_final=True, kernel_gain=self.kernel_gain)(observations)
+        # One head for both, as the official DiagonalGaussianMLPActor (one orthogonal matrix).
+        outputs = nn.Dense(2 * self.action_dim, kernel_init=orthogonal(self.kernel_gain))(features)
+        means, raw_log_stds = jnp.split(outputs, 2, axis=-1)
         unit = 0.5 * (jnp.tanh(raw_log_stds) + 1.0)
         log_stds = self.log_std_min + (self.log_std_max - self.log_std_min) * unit
         return means, log_stds
@@ -186,7 +200,8 @@ class DeterministicPolicy(nn.Module):
 
     hidden_dims: Sequence[int]
     action_dim: int
+    kernel_gain: float = ONLINE_GAIN  # every layer, the output layer included
 
     @nn.compact
     def __call__(self, observations: jax.Array) -> jax.Array:
-        return jnp.tanh(MLP((*self.hidden_dims, self.action_dim))(observations))
+        return jnp.tanh(MLP((*self.hidden_dims, self.action_dim), kernel_gain=self.kernel_gain)(observations))

@@ -33,6 +33,7 @@ from xql_jax.runs import (
     MEMBER_AXIS,
     Member,
     MemberRecords,
+    check_same_run,
     count_nonfinite,
     make_members,
     member_mesh,
@@ -66,6 +67,8 @@ def agent_config_from(config: ml_collections.ConfigDict):
         raise ValueError(
             "config.agent.beta is unset and the paper gives no beta for this task: pass --config.agent.beta"
         )
+    if agent.get("exploration_noise", 0.0) is None:  # not filled by configs.online.for_task
+        del agent["exploration_noise"]  # the learner's default (0.1)
     return LEARNERS[config.learner][1].from_dict(agent)
 
 
@@ -238,15 +241,17 @@ def run_online(
     envs = [make_env(seed=m.seed) for m in members]
     eval_envs = [[make_env() for _ in range(min(config.eval_episodes, config.eval_envs))] for _ in members]
     checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
+    config_json = config_json or config.to_json_best_effort(indent=2)
     resume = None
     if checkpointer.latest_step() is not None:
+        check_same_run(workdir, members, config_json)  # before restoring: a clear refusal, no Orbax error
         (state, buffer), resume = checkpointer.restore(checkpointer.latest_step(), (state, buffer))
         log(f"resuming from the checkpoint at step {resume['step']} in {checkpointer.directory}")
     first_t = resume["step"] - step_offset if resume else 0
     records = MemberRecords(
         workdir,
         members,
-        config_json or config.to_json_best_effort(indent=2),
+        config_json,
         writer=is_writer,
         resume=resume,
         cut_logs=first_t < config.max_steps,

@@ -97,10 +97,14 @@ def init_member_states(
 
 def learner_config_from(config: ml_collections.ConfigDict) -> xql.LearnerConfig:
     """The learner's config; the actor's cosine schedule spans the whole run, fine-tuning included."""
-    online_steps = config.online.max_steps if "online" in config else 0
-    return xql.LearnerConfig.from_dict(
-        {**config.agent.to_dict(), "decay_steps": config.max_steps + online_steps}
-    )
+    return xql.LearnerConfig.from_dict({**config.agent.to_dict(), "decay_steps": learner_steps(config)})
+
+
+def learner_steps(config: ml_collections.ConfigDict) -> int:
+    """Learner updates of the whole run: the offline steps and, when fine-tuning, one per environment
+    step times ``updates_per_step``. A cosine schedule spans them."""
+    online = config.online.max_steps * config.online.updates_per_step if "online" in config else 0
+    return config.max_steps + online
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:

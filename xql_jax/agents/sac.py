@@ -3,13 +3,17 @@
 Both learn V, twin critics Q and a tanh-Gaussian policy with an auto-tuned entropy temperature.
 They differ only in how V is fit, which is the paper's online contribution (Section 4, "Online RL"):
 
-- ``value_loss="gumbel"`` (X-SAC): Gumbel regression of V(s) onto min_i Q_target_i(s, a), a ~ pi(s).
+- ``value_loss="gumbel"`` (X-SAC): Gumbel regression of V(s) onto min_i Q_i(s, a), a ~ pi(s).
   Its minimiser is the soft value beta * log E_pi[exp(Q / beta)]: no log-probabilities needed.
-- ``value_loss="soft"`` (SAC): MSE of V(s) onto min_i Q_target_i(s, a) - alpha * log pi(a|s),
-  the soft value of Haarnoja et al. (2018), as the paper's SAC baseline does.
+- ``value_loss="soft"`` (SAC): MSE of V(s) onto min_i Q_i(s, a) - alpha * log pi(a|s), the soft
+  value of Haarnoja et al. (2018), as the paper's SAC baseline does.
 
-In both, Q is fit by MSE to r + discount * mask * V_target(s'), and the policy minimises
-alpha * log pi(a|s) - min_i Q_i(s, a) with alpha tuned toward a target entropy of -|A|.
+One update, in the order of the official code (github Div99/XQL ``online/research/algs/
+gumbel_sac.py``, ``configs/xsac.yaml``): Q by MSE to r + discount * mask * V_target(s') (summed over
+the critics); then one action a ~ pi(s) (reparameterised) and V onto the min over the *online*
+critics just updated, at that action; every ``actor_update_every`` (2) updates the policy
+(alpha * log pi(a|s) - min_i Q_i(s, a), the same sample) and alpha toward a target entropy of
+-|A|; every ``target_update_every`` (2) updates the Polyak target of V. There is no target critic.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ from flax.training.train_state import TrainState
 
 from xql_jax import losses
 from xql_jax.agents.common import adam, config_from_dict, hyperparam_arrays
-from xql_jax.networks import CriticEnsemble, TanhGaussianPolicy, ValueNet, maybe_min, sample_tanh_gaussian
+from xql_jax.networks import (
+    ONLINE_GAIN,
+    CriticEnsemble,
+    TanhGaussianPolicy,
+    ValueNet,
+    maybe_min,
+    sample_tanh_gaussian,
+)
 
 Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
@@ -38,10 +49,13 @@ class SACConfig:
 
     value_loss: str = "gumbel"  # "gumbel" (X-SAC) or "soft" (SAC)
     beta: float = 2.0  # Gumbel temperature (X-SAC only)
-    max_clip: Optional[float] = 8.0  # clip of (Q - V) / beta in the Gumbel loss (the paper's exp clip)
+    max_clip: Optional[float] = 10.0  # clip of (Q - V) / beta: xsac.yaml's exp_clip (paper text: 8)
     max_normalize: bool = True
+    clip_below: bool = True  # official online loss: z clamped to [-max_clip, max_clip]
     discount: float = 0.99
-    tau: float = 0.005  # Polyak rate of the target critic and target value
+    tau: float = 0.005  # Polyak rate of the target value
+    actor_update_every: int = 2  # policy and temperature every 2nd update (official; paper table: 1)
+    target_update_every: int = 2  # target V every 2nd update (official target_freq)
     double_q: bool = True
     hidden_dims: Tuple[int, ...] = (1024, 1024)
     value_layer_norm: bool = False
@@ -52,6 +66,7 @@ class SACConfig:
     init_temperature: float = 0.1
     target_entropy: Optional[float] = None  # None: -action_dim
     grad_clip_norm: Optional[float] = None
+    init_gain: float = ONLINE_GAIN  # orthogonal init of every layer (official ortho_init: 1.0)
 
     def __post_init__(self):
         if self.value_loss not in ("gumbel", "soft"):
@@ -60,6 +75,11 @@ class SACConfig:
             raise ValueError(f"beta (Gumbel temperature) must be positive, got {self.beta}")
         if self.init_temperature <= 0:
             raise ValueError(f"init_temperature must be positive, got {self.init_temperature}")
+        if self.actor_update_every < 1 or self.target_update_every < 1:
+            raise ValueError(
+                f"actor_update_every and target_update_every must be >= 1, got "
+                f"{self.actor_update_every} and {self.target_update_every}"
+            )
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "SACConfig":
@@ -73,7 +93,6 @@ class SACConfig:
 class SACState(NamedTuple):
     actor: TrainState
     critic: TrainState
-    target_critic_params: Any
     value: TrainState
     target_value_params: Any
     log_temperature: TrainState  # params: {"log_alpha": scalar}
@@ -83,9 +102,10 @@ class SACState(NamedTuple):
 
 
 def networks(config: SACConfig, action_dim: int):
-    actor = TanhGaussianPolicy(config.hidden_dims, action_dim)
-    critic = CriticEnsemble(config.hidden_dims, num_critics=config.num_critics)
-    value = ValueNet(config.hidden_dims, layer_norm=config.value_layer_norm)
+    gain = config.init_gain
+    actor = TanhGaussianPolicy(config.hidden_dims, action_dim, kernel_gain=gain)
+    critic = CriticEnsemble(config.hidden_dims, num_critics=config.num_critics, kernel_gain=gain)
+    value = ValueNet(config.hidden_dims, layer_norm=config.value_layer_norm, kernel_gain=gain)
     return actor, critic, value
 
 
@@ -107,7 +127,6 @@ def create_state(rng, observation_dim: int, action_dim: int, config: SACConfig, 
         critic=TrainState.create(
             apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr, config.grad_clip_norm)
         ),
-        target_critic_params=copy(critic_params),
         value=TrainState.create(
             apply_fn=value_def.apply, params=value_params, tx=adam(config.value_lr, config.grad_clip_norm)
         ),
@@ -152,10 +171,11 @@ def update_critic(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SAC
 
 
 def update_value(state: SACState, batch: Batch, key, config: SACConfig) -> Tuple[SACState, Metrics]:
-    """V onto the target critics at policy actions: Gumbel regression (X-SAC) or the soft MSE (SAC)."""
+    """V onto min_i Q_i(s, a), a ~ pi(s), with the online critics (just updated): Gumbel regression
+    (X-SAC) or the soft MSE with - alpha * log pi (SAC)."""
     actions, log_probs = _sample(state, state.actor.params, batch["observations"], key)
     q = maybe_min(
-        state.critic.apply_fn({"params": state.target_critic_params}, batch["observations"], actions),
+        state.critic.apply_fn({"params": state.critic.params}, batch["observations"], actions),
         config.double_q,
     )
     if config.value_loss == "soft":
@@ -166,8 +186,9 @@ def update_value(state: SACState, batch: Batch, key, config: SACConfig) -> Tuple
         v = state.value.apply_fn({"params": value_params}, batch["observations"])
         diff = q - v
         if config.value_loss == "gumbel":
+            beta = state.hyperparams["beta"]
             loss = losses.gumbel_loss(
-                diff, state.hyperparams["beta"], config.max_clip, config.max_normalize
+                diff, beta, config.max_clip, config.max_normalize, config.clip_below
             ).mean()
         else:
             loss = jnp.square(diff).mean()
@@ -207,22 +228,35 @@ def update_actor_and_temperature(state: SACState, batch: Batch, key, config: SAC
     return state._replace(actor=actor, log_temperature=log_temperature), metrics
 
 
+def _every(step: jax.Array, period: int, update, state: SACState):
+    """``update(state)`` on steps divisible by ``period``, else ``state`` unchanged; the metrics of an
+    update are scaled by ``period`` so their average over a log interval is their mean per update."""
+    if period == 1:
+        return update(state)
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(update, state)[1])
+    state, metrics = jax.lax.cond(step % period == 0, update, lambda s: (s, zeros), state)
+    return state, jax.tree_util.tree_map(lambda m: m * period, metrics)
+
+
 def update(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SACState, Metrics]:
-    """One learner step: critics, value, policy and temperature, then the Polyak targets."""
-    rng, value_key, actor_key = jax.random.split(state.rng, 3)
+    """One learner step in the official order: critics, value, then (every ``actor_update_every``)
+    policy and temperature, then (every ``target_update_every``) the Polyak target of V."""
+    rng, policy_key = jax.random.split(state.rng)
     state, critic_metrics = update_critic(state, batch, config)
-    state, value_metrics = update_value(state, batch, value_key, config)
-    state, actor_metrics = update_actor_and_temperature(state, batch, actor_key, config)
-    state = state._replace(
-        target_critic_params=optax.incremental_update(
-            state.critic.params, state.target_critic_params, config.tau
-        ),
-        target_value_params=optax.incremental_update(
-            state.value.params, state.target_value_params, config.tau
-        ),
-        rng=rng,
-        step=state.step + 1,
+    # One policy sample serves the value target and the policy step, as the official code's rsample.
+    state, value_metrics = update_value(state, batch, policy_key, config)
+    state, actor_metrics = _every(
+        state.step,
+        config.actor_update_every,
+        lambda s: update_actor_and_temperature(s, batch, policy_key, config),
+        state,
     )
+    moved = optax.incremental_update(state.value.params, state.target_value_params, config.tau)
+    on_target_step = state.step % config.target_update_every == 0
+    target_value_params = jax.tree_util.tree_map(
+        lambda new, old: jnp.where(on_target_step, new, old), moved, state.target_value_params
+    )
+    state = state._replace(target_value_params=target_value_params, rng=rng, step=state.step + 1)
     return state, {**critic_metrics, **value_metrics, **actor_metrics}
 
 

@@ -22,7 +22,7 @@ from flax.training.train_state import TrainState
 
 from xql_jax import losses
 from xql_jax.agents.common import adam, config_from_dict, hyperparam_arrays
-from xql_jax.networks import CriticEnsemble, DeterministicPolicy, maybe_min
+from xql_jax.networks import ONLINE_GAIN, CriticEnsemble, DeterministicPolicy, maybe_min
 
 Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
@@ -38,6 +38,7 @@ class TD3Config:
     beta: float = 5.0  # Gumbel temperature (X-TD3 only)
     max_clip: Optional[float] = 8.0  # clip of (target - Q) / beta in the Gumbel loss (exp clip)
     max_normalize: bool = True
+    clip_below: bool = True  # official online loss: z clamped to [-max_clip, max_clip]
     discount: float = 0.99
     tau: float = 0.005
     double_q: bool = True  # False: one critic, no min in the target ("X-TD3-DQ")
@@ -49,6 +50,7 @@ class TD3Config:
     exploration_noise: float = 0.1  # std of the Gaussian noise on actions while collecting
     actor_update_every: int = 2  # delayed policy and target updates
     grad_clip_norm: Optional[float] = None
+    init_gain: float = ONLINE_GAIN  # orthogonal init of every layer (official ortho_init: 1.0)
 
     def __post_init__(self):
         if self.critic_loss not in ("gumbel", "mse"):
@@ -78,8 +80,8 @@ class TD3State(NamedTuple):
 
 
 def networks(config: TD3Config, action_dim: int):
-    return DeterministicPolicy(config.hidden_dims, action_dim), CriticEnsemble(
-        config.hidden_dims, num_critics=config.num_critics
+    return DeterministicPolicy(config.hidden_dims, action_dim, kernel_gain=config.init_gain), CriticEnsemble(
+        config.hidden_dims, num_critics=config.num_critics, kernel_gain=config.init_gain
     )
 
 
@@ -130,7 +132,7 @@ def critic_loss(q: jax.Array, target: jax.Array, config: TD3Config, beta) -> jax
     if config.critic_loss == "mse":
         return jnp.square(diff).mean(axis=1).sum()
     per_critic = [
-        losses.gumbel_loss(diff[i], beta, config.max_clip, config.max_normalize).mean()
+        losses.gumbel_loss(diff[i], beta, config.max_clip, config.max_normalize, config.clip_below).mean()
         for i in range(config.num_critics)
     ]
     return sum(per_critic)

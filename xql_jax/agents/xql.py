@@ -21,7 +21,14 @@ from flax.training.train_state import TrainState
 
 from xql_jax import losses
 from xql_jax.agents.common import adam, config_from_dict, hyperparam_arrays
-from xql_jax.networks import CriticEnsemble, GaussianPolicy, ValueNet, gaussian_log_prob, maybe_min
+from xql_jax.networks import (
+    OFFLINE_GAIN,
+    CriticEnsemble,
+    GaussianPolicy,
+    ValueNet,
+    gaussian_log_prob,
+    maybe_min,
+)
 
 Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
@@ -33,6 +40,7 @@ SWEEPABLE = ("beta", "awr_temperature", "expectile", "discount")
 # AWR weights exp(advantage * temperature) are clipped here, as in IQL, so one lucky transition
 # cannot dominate the policy gradient.
 AWR_MAX_WEIGHT = 100.0
+VALUE_NOISE_CLIP = 0.5  # offline/critic.py: value-action noise clipped to +-0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +67,13 @@ class LearnerConfig:
     actor_cosine_decay: bool = True
     decay_steps: int = 1_000_000  # horizon of the actor's cosine schedule (the run length)
     grad_clip_norm: Optional[float] = None  # global-norm clip for every optimizer, None for off
+    # Options of the official offline code (offline/critic.py), off by default as there; its
+    # reproduce scripts turn them on for a few datasets (README):
+    sample_random_times: int = 0  # append this many x batch uniform random actions to the V batch
+    value_action_noise: float = 0.0  # V at a + clip(N(0, std), +-0.5) instead of a (official: 0.1)
+    critic_loss: str = "huber"  # "huber": official 0.5 * Huber(delta), per critic, summed; "mse"
+    huber_delta: float = 20.0  # offline/critic.py's hard-coded delta
+    policy_mean_gain: float = OFFLINE_GAIN  # init of the policy's mean head (official: sqrt 2)
 
     def __post_init__(self):
         if self.value_loss not in ("gumbel", "expectile"):
@@ -71,6 +86,13 @@ class LearnerConfig:
             raise ValueError(f"expectile must lie in (0, 1), got {self.expectile}")
         if self.value_updates < 1:
             raise ValueError(f"value_updates must be >= 1, got {self.value_updates}")
+        if self.critic_loss not in ("huber", "mse"):
+            raise ValueError(f"critic_loss must be 'huber' or 'mse', got {self.critic_loss!r}")
+        if self.sample_random_times < 0 or self.value_action_noise < 0:
+            raise ValueError(
+                f"sample_random_times ({self.sample_random_times}) and value_action_noise "
+                f"({self.value_action_noise}) must be >= 0"
+            )
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "LearnerConfig":
@@ -98,7 +120,12 @@ class OfflineState(NamedTuple):
 
 def networks(config: LearnerConfig, action_dim: int):
     """The three flax modules of the learner (actor, critic ensemble, value)."""
-    actor = GaussianPolicy(config.hidden_dims, action_dim, dropout_rate=config.actor_dropout_rate)
+    actor = GaussianPolicy(
+        config.hidden_dims,
+        action_dim,
+        dropout_rate=config.actor_dropout_rate,
+        mean_gain=config.policy_mean_gain,
+    )
     critic = CriticEnsemble(config.hidden_dims, num_critics=config.num_critics)
     value = ValueNet(config.hidden_dims, layer_norm=config.value_layer_norm)
     return actor, critic, value
@@ -170,18 +197,45 @@ def target_critic_q(state: OfflineState, observations, actions, config: LearnerC
     return maybe_min(q, config.double_q)
 
 
+def value_batch(batch: Batch, key: jax.Array, config: LearnerConfig) -> Tuple[jax.Array, jax.Array]:
+    """(observations, actions) V is fit at: the dataset's, with the official options applied.
+
+    ``value_action_noise``: actions a + clip(N(0, std), -0.5, 0.5), clipped to [-1, 1].
+    ``sample_random_times`` = n: n x batch uniform random actions appended, each observation
+    repeated n times (with n = 1 the V target averages the data's and the uniform policy's actions).
+    """
+    observations, actions = batch["observations"], batch["actions"]
+    noise_key, random_key = jax.random.split(key)
+    if config.value_action_noise > 0:
+        noise = config.value_action_noise * jax.random.normal(noise_key, actions.shape)
+        actions = jnp.clip(actions + jnp.clip(noise, -VALUE_NOISE_CLIP, VALUE_NOISE_CLIP), -1.0, 1.0)
+    if config.sample_random_times > 0:
+        times = config.sample_random_times
+        random_actions = jax.random.uniform(
+            random_key, (times * actions.shape[0], actions.shape[-1]), minval=-1.0, maxval=1.0
+        )
+        observations = jnp.concatenate([observations, jnp.repeat(observations, times, axis=0)])
+        actions = jnp.concatenate([actions, random_actions])
+    return observations, actions
+
+
 def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
-    """Regress V(s) onto the (min of the) target critics at dataset actions."""
-    target_q = target_critic_q(state, batch["observations"], batch["actions"], config)
+    """Regress V(s) onto the (min of the) target critics at dataset actions (see ``value_batch``)."""
+    observations, actions = batch["observations"], batch["actions"]
+    rng = state.rng
+    if config.sample_random_times or config.value_action_noise:
+        rng, key = jax.random.split(rng)
+        observations, actions = value_batch(batch, key, config)
+    target_q = target_critic_q(state, observations, actions, config)
 
     def loss_fn(value_params):
-        v = state.value.apply_fn({"params": value_params}, batch["observations"])
+        v = state.value.apply_fn({"params": value_params}, observations)
         diff = target_q - v
         return value_regression_loss(diff, config, state.hyperparams), (v, diff)
 
     (loss, (v, diff)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.value.params)
     metrics = {"value_loss": loss, "v": v.mean(), "q_minus_v": diff.mean(), "q_minus_v_max": diff.max()}
-    return state._replace(value=state.value.apply_gradients(grads=grads)), metrics
+    return state._replace(value=state.value.apply_gradients(grads=grads), rng=rng), metrics
 
 
 def _advantages(state: OfflineState, batch: Batch, config: LearnerConfig) -> jax.Array:
@@ -221,8 +275,19 @@ def update_actor(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tu
     return state._replace(actor=state.actor.apply_gradients(grads=grads), rng=rng), metrics
 
 
+def critic_regression_loss(diff: jax.Array, config: LearnerConfig) -> jax.Array:
+    """Sum over critics of the mean loss of diff = target - Q_i ([critics, batch]): 0.5 * Huber(delta)
+    as offline/critic.py (0.5 x^2 up to |x| = delta, so gradients are capped at delta), or MSE."""
+    if config.critic_loss == "huber":
+        per_sample = optax.losses.huber_loss(diff, delta=config.huber_delta)
+    else:
+        per_sample = jnp.square(diff)
+    return per_sample.mean(axis=1).sum()
+
+
 def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
-    """Fit the critics: MSE to r + discount * mask * V(s'), or Gumbel regression in the Q-only variant."""
+    """Fit the critics to r + discount * mask * V(s') (``critic_regression_loss``), or by Gumbel
+    regression in the Q-only variant."""
     if config.q_only:
         next_q = target_critic_q(state, batch["next_observations"], batch["next_actions"], config)
     else:
@@ -238,7 +303,7 @@ def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[
                 value_regression_loss(diff[i], config, state.hyperparams) for i in range(config.num_critics)
             )
         else:
-            loss = jnp.square(diff).mean(axis=1).sum()
+            loss = critic_regression_loss(diff, config)
         return loss, q
 
     (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic.params)

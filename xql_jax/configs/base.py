@@ -30,6 +30,12 @@ def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
     agent.value_lr = 3e-4
     agent.actor_cosine_decay = True  # cosine decay of the actor lr over max_steps (off for antmaze)
     agent.grad_clip_norm = ml_collections.config_dict.placeholder(float)  # global-norm clip, None = off
+    # As the official offline code (github Div99/XQL offline/critic.py, policy.py):
+    agent.critic_loss = "huber"  # 0.5 * Huber(delta 20) per critic, summed (its hard-coded loss); "mse"
+    agent.huber_delta = 20.0
+    agent.sample_random_times = 0  # n: append n x batch uniform random actions to V's batch (scripts: 1)
+    agent.value_action_noise = 0.0  # std of noise on V's actions, clipped at 0.5 (its --noise: 0.1)
+    agent.policy_mean_gain = 2.0**0.5  # orthogonal init gain of the policy mean head (official sqrt 2)
     config.agent = agent
 
     # ---- data ----

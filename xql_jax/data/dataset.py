@@ -254,17 +254,19 @@ def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str,
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = f"{path}.{os.getpid()}.partial"
+    json_partial = f"{references_path(path)}.{os.getpid()}.partial"
     try:
         with h5py.File(partial, "w") as f:
             for key, value in raw.items():
                 f.create_dataset(key, data=value, compression="gzip", compression_opts=4)
             for key, value in {**references, **metadata}.items():
                 f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
-        with open(f"{references_path(path)}.partial", "w") as f:
+        with open(json_partial, "w") as f:
             json.dump({**references, **metadata}, f, indent=2)
         os.replace(partial, path)
         # The JSON last: its presence (and the recipe it records) marks the file as complete.
-        os.replace(f"{references_path(path)}.partial", references_path(path))
+        os.replace(json_partial, references_path(path))
     finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+        for leftover in (partial, json_partial):
+            if os.path.exists(leftover):
+                os.remove(leftover)

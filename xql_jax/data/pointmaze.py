@@ -31,6 +31,9 @@ EMBEDDED_MAZES: Dict[str, Dict] = {
 }
 
 DEFAULT_NUM_STEPS = 500_000
+# Raise when generate() changes (controller, noise, episode length, goal): cached files made by an
+# older recipe are then made again.
+RECIPE_VERSION = 1
 DATA_EPISODE_STEPS = 1000  # length of a behaviour episode before a timeout and a reset (as D4RL)
 ACTION_NOISE = 0.5  # std of the Gaussian noise on the controller's actions
 ARRIVAL_RADIUS = 0.35  # distance to a waypoint at which the controller moves on
@@ -166,7 +169,7 @@ def _recorded_recipe(path: str) -> Optional[Dict]:
             stored = json.load(f)
     except (OSError, ValueError):
         return None
-    return {key: stored.get(key) for key in ("num_steps", "seed", "num_reference_episodes")}
+    return {key: stored.get(key) for key in ("recipe_version", "num_steps", "seed", "num_reference_episodes")}
 
 
 def ensure_dataset(
@@ -185,7 +188,12 @@ def ensure_dataset(
     if env_name not in EMBEDDED_MAZES:
         raise ValueError(f"{env_name!r} is not an embedded dataset; choose from {sorted(EMBEDDED_MAZES)}")
     path = dataset_path(env_name, data_dir)
-    recipe = dict(num_steps=num_steps, seed=seed, num_reference_episodes=num_reference_episodes)
+    recipe = dict(
+        recipe_version=RECIPE_VERSION,
+        num_steps=num_steps,
+        seed=seed,
+        num_reference_episodes=num_reference_episodes,
+    )
     recorded = _recorded_recipe(path)
     if recorded == recipe:
         return path

@@ -82,6 +82,7 @@ class Source:
             "location": self.location,
             "transitions": len(dataset),
             "fingerprint": fingerprint(dataset),
+            "references": self.references,  # what the normalized score divides by
         }
 
 
