@@ -144,3 +144,34 @@ def test_identity_hashes_the_content_not_the_place(tmp_path):
         sources.resolve("Pendulum-v1", dataset_path=other).identity(load_d4rl_hdf5(other))["fingerprint"]
         != (identity["fingerprint"])
     )
+
+
+def test_a_saved_run_on_other_data_or_another_score_scale_is_refused(tmp_path):
+    import ml_collections
+
+    from xql_jax.runs import check_same_config, config_with_identity
+
+    config = ml_collections.ConfigDict({"batch_size": 256})
+    identity = {
+        "dataset": "hopper-medium-v2",
+        "location": "/a.hdf5",
+        "fingerprint": "ab" * 8,
+        "transitions": 9,
+    }
+    saved = config_with_identity(
+        config, {**identity, "references": {"ref_min_score": 0.0, "ref_max_score": 1.0}}
+    )
+    (tmp_path / "config.json").write_text(saved)
+    check_same_config(str(tmp_path), saved)  # the same run
+    moved = {
+        **identity,
+        "location": "/elsewhere/b.hdf5",
+        "references": {"ref_min_score": 0.0, "ref_max_score": 1.0},
+    }
+    check_same_config(str(tmp_path), config_with_identity(config, moved))  # the same data, moved
+    raw = config_with_identity(config, {**identity, "references": None})  # its JSON file removed
+    with pytest.raises(ValueError, match=r"references \{'ref_min_score'.*this run is on .*references None"):
+        check_same_config(str(tmp_path), raw)
+    (tmp_path / "config.json").write_text(config.to_json_best_effort())  # written before runs recorded data
+    with pytest.raises(ValueError, match="does not record its data"):
+        check_same_config(str(tmp_path), saved)

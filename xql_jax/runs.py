@@ -167,15 +167,18 @@ def check_same_config(directory: str, config_json: str) -> None:
         return
     saved, ours = json.loads(open(path).read()), json.loads(config_json)
     saved_run, our_run = saved.pop(RUN_IDENTITY, None), ours.pop(RUN_IDENTITY, None)
-    if (
-        saved_run
-        and our_run
-        and (saved_run.get("dataset"), saved_run.get("fingerprint"))
-        != (our_run.get("dataset"), our_run.get("fingerprint"))
+    if our_run and not saved_run:
+        raise ValueError(
+            f"{directory} holds a run whose config.json does not record its data (made before runs "
+            f"recorded it), so resuming it on {_describe(our_run)} cannot be checked. Use a new --workdir."
+        )
+    if our_run and any(
+        saved_run.get(key) != our_run.get(key) for key in ("dataset", "fingerprint", "references")
     ):
         raise ValueError(
-            f"{directory} holds a run on {_describe(saved_run)}, this run is on {_describe(our_run)}: "
-            "resuming would mix two datasets in one run. Use a new --workdir."
+            f"{directory} holds a run on {_describe(saved_run)} (references {saved_run.get('references')}), "
+            f"this run is on {_describe(our_run)} (references {our_run.get('references')}): resuming "
+            "would mix two datasets (or two score scales) in one run. Use a new --workdir."
         )
     if saved != ours:
         raise ValueError(
