@@ -188,6 +188,7 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
         data_dir=str(tmp_path / "other"), num_steps=2000, num_reference_episodes=2, log=lambda *_: None
     )
     with pytest.raises(
-        ValueError, match=r"holds a run on pointmaze-umaze-v0 \(.*content [0-9a-f]{16}\), this run is on"
+        ValueError,
+        match=r"on pointmaze-umaze-v0 \(.*content [0-9a-f]{16}\) \(references .*\), this run is on",
     ):
         train_offline(config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=other, **quiet)

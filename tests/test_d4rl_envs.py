@@ -56,7 +56,7 @@ def test_antmaze_uses_d4rl_coordinates_goal_and_success(name, goal, wall, free, 
     assert (reward, terminated, truncated) == (0.0, False, False)
     env._env.ant_env.data.qpos[:2] = env.target_goal + (0.3, 0.0) - env._offset  # within 0.5
     observation, reward, terminated, _, _ = env.step(np.zeros(8))
-    np.testing.assert_allclose(observation[:2], env.target_goal + (0.3, 0.0), atol=0.05)
+    np.testing.assert_allclose(observation[:2], env.target_goal + (0.3, 0.0), atol=0.1)  # one step moved
     assert reward == 1.0 and terminated
 
 

@@ -58,7 +58,10 @@ def test_generated_dataset_is_a_valid_d4rl_file(tmp_path):
     messages = []
     pointmaze.ensure_dataset(**{**same, "num_steps": 1200, "log": messages.append})
     assert len(load_d4rl_hdf5(path)) == 1200 - 1 - 1
-    assert "made with {'num_steps': 2500, 'seed': 0, 'num_reference_episodes': 2}" in messages[0]
+    assert (
+        "made with {'recipe_version': 1, 'num_steps': 2500, 'seed': 0, 'num_reference_episodes': 2}"
+        in messages[0]
+    )
     pointmaze.ensure_dataset(**{**same, "num_steps": 1200, "seed": 1, "log": messages.append})
     assert len(messages) == 4  # regenerated for the new seed ("Generating" and "done" per generation)
     assert '"seed": 1' in open(references_path(path)).read()
