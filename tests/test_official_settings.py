@@ -174,7 +174,11 @@ def test_value_batch_with_random_actions_has_twice_the_rows_and_noise_is_clipped
     observations, actions = xql.value_batch(batch, jax.random.PRNGKey(0), config)
     assert observations.shape == (2 * BATCH, OBS_DIM) and actions.shape == (2 * BATCH, ACT_DIM)
     np.testing.assert_array_equal(actions[:BATCH], batch["actions"])
-    np.testing.assert_array_equal(observations[BATCH:][::1], jnp.repeat(batch["observations"], 1, axis=0))
+    np.testing.assert_array_equal(observations[BATCH:], batch["observations"])
+    # times = 2: every observation twice in a row (jnp.repeat, as there), 3 x B rows in all.
+    twice, _ = xql.value_batch(batch, jax.random.PRNGKey(0), xql.LearnerConfig(sample_random_times=2))
+    assert twice.shape == (3 * BATCH, OBS_DIM)
+    np.testing.assert_array_equal(twice[BATCH : BATCH + 2], batch["observations"][:1].repeat(2, axis=0))
     random = np.asarray(actions[BATCH:])
     assert random.min() >= -1 and random.max() <= 1 and abs(random.mean()) < 0.15
     noisy = xql.LearnerConfig(value_action_noise=10.0)  # large, so the +-0.5 clip is what shows
@@ -227,3 +231,43 @@ def test_finetuning_keeps_the_actor_lr_constant_and_has_the_iql_protocol_per_dom
     expected = config.max_steps + 2 * config.online.max_steps
     assert learner_config_from(config).decay_steps == expected
     assert online_config_from(config, 1000).agent.decay_steps == expected
+
+
+def test_xsac_policy_step_uses_the_value_steps_sample_and_runs_vmapped_and_scanned():
+    # gumbel_sac.py: one rsample serves the V target and the actor loss alpha * log pi - min Q (online).
+    config = sac.SACConfig(beta=2.0, hidden_dims=(16, 16))
+    state = sac.create_state(jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, config)
+    batch = _batch()
+    _, policy_key = jax.random.split(state.rng)
+    updated, _ = sac.update_critic(state, batch, config)
+    actions, log_probs = sac._sample(updated, updated.actor.params, batch["observations"], policy_key)
+    q = updated.critic.apply_fn({"params": updated.critic.params}, batch["observations"], actions).min(0)
+    _, metrics = sac.update(state, batch, config)
+    np.testing.assert_allclose(metrics["actor_loss"], (0.1 * log_probs - q).mean(), rtol=1e-5)
+    assert float(metrics["actor_updates"]) == 1.0
+    # Members vmapped, steps scanned (the online loop's shape): the delayed step still alternates.
+    states = jax.vmap(lambda k: sac.create_state(k, OBS_DIM, ACT_DIM, config))(
+        jax.random.split(jax.random.PRNGKey(1), 2)
+    )
+    batches = jax.tree_util.tree_map(lambda x: jnp.stack([jnp.stack([x] * 3)] * 2), batch)
+    run = jax.jit(jax.vmap(lambda s, b: jax.lax.scan(lambda s, x: sac.update(s, x, config), s, b)))
+    states, metrics = run(states, batches)
+    np.testing.assert_array_equal(metrics["actor_updates"], [[1, 0, 1], [1, 0, 1]])
+    np.testing.assert_array_equal(states.step, [3, 3])
+
+
+def test_delayed_metrics_are_averaged_over_the_updates_that_made_them():
+    from xql_jax.online import averaged_metrics
+
+    # 4 calls, the policy updated on 2 of them with losses -3 and -5 (0 recorded on the others).
+    sums = {
+        "critic_loss": np.asarray([4.0]),
+        "actor_loss": np.asarray([-8.0]),
+        "actor_updates": np.asarray([2.0]),
+    }
+    means = averaged_metrics(sums, 4, sac.DELAYED_METRICS)
+    assert means == {"critic_loss": 1.0, "actor_loss": -4.0} and "actor_updates" not in means
+    none = averaged_metrics(
+        {"actor_loss": np.asarray([0.0]), "actor_updates": np.asarray([0.0])}, 1, ("actor_loss",)
+    )
+    assert none == {}  # no policy update in the window: nothing reported (not 0, not NaN)

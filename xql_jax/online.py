@@ -72,6 +72,23 @@ def agent_config_from(config: ml_collections.ConfigDict):
     return LEARNERS[config.learner][1].from_dict(agent)
 
 
+def averaged_metrics(sums: Dict, learn_calls: int, delayed: Sequence[str] = ()) -> Dict:
+    """Metrics summed over ``learn_calls`` calls -> their means; a delayed update's metrics are
+    averaged over the updates that made them (``sums["actor_updates"]``), not over every call."""
+    sums = dict(sums)
+    actor_updates = sums.pop("actor_updates", None)
+    means = {}
+    for name, total in sums.items():
+        if name in delayed and actor_updates is not None:
+            made = np.asarray(actor_updates)
+            if np.all(made == 0):
+                continue  # no policy update in this window: nothing to report
+            means[name] = np.asarray(total) / np.maximum(made, 1e-12)
+        else:
+            means[name] = np.asarray(total) / learn_calls
+    return means
+
+
 def validate_online_config(config: ml_collections.ConfigDict) -> None:
     for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
         if int(config[name]) <= 0:
@@ -214,6 +231,7 @@ def run_online(
     """
     validate_online_config(config)
     agent_config = agent_config_from(config)
+    module = LEARNERS[config.learner][0]
     algo = algorithm_name(config.learner, agent_config)
     mesh = member_mesh(len(members), shard, log=log)
     if mesh is not None:
@@ -319,7 +337,7 @@ def run_online(
         if t % config.log_interval == 0:
             metrics = {}
             if learn_calls:
-                metrics = {k: v / learn_calls for k, v in to_host(sums).items()}
+                metrics = averaged_metrics(to_host(sums), learn_calls, getattr(module, "DELAYED_METRICS", ()))
                 metrics["nonfinite_params"] = to_host(fns["count_nonfinite"](state))
                 sums, learn_calls = jax.tree_util.tree_map(jnp.zeros_like, sums), 0
             extra = {

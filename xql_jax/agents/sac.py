@@ -228,14 +228,21 @@ def update_actor_and_temperature(state: SACState, batch: Batch, key, config: SAC
     return state._replace(actor=actor, log_temperature=log_temperature), metrics
 
 
+# Metrics of the delayed policy step: zero on the updates that skip it; the loop averages them over
+# the updates that made them (the "actor_updates" indicator), not over every update.
+DELAYED_METRICS = ("actor_loss", "entropy", "temperature", "temperature_loss")
+
+
 def _every(step: jax.Array, period: int, update, state: SACState):
-    """``update(state)`` on steps divisible by ``period``, else ``state`` unchanged; the metrics of an
-    update are scaled by ``period`` so their average over a log interval is their mean per update."""
+    """``update(state)`` on steps divisible by ``period``, else ``state`` unchanged and zero metrics;
+    with "actor_updates" 1 or 0 saying which."""
     if period == 1:
-        return update(state)
+        state, metrics = update(state)
+        return state, {**metrics, "actor_updates": jnp.ones((), jnp.float32)}
     zeros = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(update, state)[1])
-    state, metrics = jax.lax.cond(step % period == 0, update, lambda s: (s, zeros), state)
-    return state, jax.tree_util.tree_map(lambda m: m * period, metrics)
+    due = step % period == 0
+    state, metrics = jax.lax.cond(due, update, lambda s: (s, zeros), state)
+    return state, {**metrics, "actor_updates": due.astype(jnp.float32)}
 
 
 def update(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SACState, Metrics]:

@@ -28,6 +28,7 @@ Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
 
 SWEEPABLE = ("beta", "discount")
+DELAYED_METRICS = ("actor_loss",)  # made on "actor_updates" steps only (see the online loop)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,10 +187,9 @@ def update(state: TD3State, batch: Batch, config: TD3Config) -> Tuple[TD3State, 
         lambda s: (s, jnp.zeros((), jnp.float32)),
         state,
     )
-    # The actor loss is reported as measured on the steps it is updated; 0 would bias the average.
-    metrics["actor_loss"] = (
-        actor_loss * config.actor_update_every if config.actor_update_every > 1 else actor_loss
-    )
+    # Zero on the steps that skip the actor: the loop averages it over "actor_updates" only.
+    metrics["actor_loss"] = actor_loss
+    metrics["actor_updates"] = delayed.astype(jnp.float32)
     return state._replace(rng=rng, step=state.step + 1), metrics
 
 
