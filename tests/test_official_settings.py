@@ -49,7 +49,7 @@ def test_xsac_value_target_is_the_min_of_the_updated_online_critics():
     q = updated.critic.apply_fn({"params": updated.critic.params}, batch["observations"], actions).min(0)
     v = state.value.apply_fn({"params": state.value.params}, batch["observations"])
     expected = losses.gumbel_loss(q - v, 2.0, 10.0, True, clip_below=True).mean()
-    _, metrics = sac.update(state, batch, config)
+    _, metrics = jax.jit(lambda s, b: sac.update(s, b, config))(state, batch)
     np.testing.assert_allclose(metrics["value_loss"], expected, rtol=1e-5)
     # The critics before the update give another number: the target must use the updated ones.
     stale = state.critic.apply_fn({"params": state.critic.params}, batch["observations"], actions).min(0)
@@ -242,7 +242,7 @@ def test_xsac_policy_step_uses_the_value_steps_sample_and_runs_vmapped_and_scann
     updated, _ = sac.update_critic(state, batch, config)
     actions, log_probs = sac._sample(updated, updated.actor.params, batch["observations"], policy_key)
     q = updated.critic.apply_fn({"params": updated.critic.params}, batch["observations"], actions).min(0)
-    _, metrics = sac.update(state, batch, config)
+    _, metrics = jax.jit(lambda s, b: sac.update(s, b, config))(state, batch)
     np.testing.assert_allclose(metrics["actor_loss"], (0.1 * log_probs - q).mean(), rtol=1e-5)
     assert float(metrics["actor_updates"]) == 1.0
     # Members vmapped, steps scanned (the online loop's shape): the delayed step still alternates.
