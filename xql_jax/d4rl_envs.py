@@ -4,8 +4,9 @@ D4RL needs mujoco-py and old gym, which cannot be installed beside numpy 2; its 
 the literature's benchmark. Policies trained on them must be evaluated where observations mean
 what they meant in the files, so each family gets an adapter:
 
-- locomotion (halfcheetah, hopper, walker2d): D4RL evaluated in gym's ``-v3`` environments.
-  gymnasium's ``-v5`` have the same observations and reward terms, but walker2d-v5 loads a model
+- locomotion (halfcheetah, hopper, walker2d): D4RL evaluated in gym's ``HopperEnv``-style classes
+  (gym 0.23, which D4RL pins; the same models, rewards and ends as gym's ``-v3``). gymnasium's
+  ``-v5`` have the same observations and reward terms, but walker2d-v5 loads a model
   with friction 1.9 on both feet, where gym's ``walker2d.xml`` (D4RL's) has 0.9 on the right foot,
   and v5 no longer pays the healthy reward on the step that ends an episode, which v3 did (its
   ``healthy_reward`` was paid while healthy *or* when terminating on unhealthiness). The adapter
