@@ -187,10 +187,17 @@ def check_same_config(directory: str, config_json: str) -> None:
         )
 
 
+def member_dirs(workdir: str, members: Sequence["Member"]) -> List[str]:
+    """Where each member writes: ``workdir`` itself for one member, else ``workdir/<member name>``."""
+    if len(members) == 1:
+        return [workdir]
+    return [os.path.join(workdir, m.name) for m in members]
+
+
 def check_same_run(workdir: str, members: Sequence["Member"], config_json: str) -> None:
-    """``check_same_config`` for every member directory of a run about to resume in ``workdir``."""
-    dirs = [workdir] if len(members) == 1 else [os.path.join(workdir, m.name) for m in members]
-    for directory in dirs:
+    """``check_same_config`` for every member directory of a run about to resume in ``workdir``;
+    the loops call it before restoring a checkpoint, so a mismatch never reaches Orbax."""
+    for directory in member_dirs(workdir, members):
         check_same_config(directory, config_json)
 
 
@@ -222,8 +229,7 @@ class MemberRecords:
         self.workdir = workdir
         self.members = list(members)
         self.writer = writer
-        single = len(self.members) == 1
-        self.dirs = [workdir if single else os.path.join(workdir, m.name) for m in self.members]
+        self.dirs = member_dirs(workdir, self.members)
         self.loggers: List[RunLogger] = []
         self.evaluations: List[List[Dict]] = [[] for _ in self.members]
         self.diverged: Dict[int, str] = {}
@@ -242,8 +248,8 @@ class MemberRecords:
         if writer:
             for member_dir in self.dirs:
                 os.makedirs(member_dir, exist_ok=True)
-                if resume is not None:
-                    check_same_config(member_dir, config_json)
+                # A resumed run's config.json was compared already, before its checkpoint was
+                # restored (check_same_run); here it is written.
                 with open(os.path.join(member_dir, "config.json.tmp"), "w") as f:
                     f.write(config_json)
                 os.replace(
