@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -35,3 +36,16 @@ def hyperparam_arrays(config, overrides: Optional[Dict[str, float]], sweepable: 
     if unknown:
         raise ValueError(f"{unknown} cannot be swept in one program; sweepable: {list(sweepable)}")
     return {name: jnp.asarray(overrides.get(name, getattr(config, name)), jnp.float32) for name in sweepable}
+
+
+def every(step: jax.Array, period: int, update: Callable[[Any], Tuple[Any, Dict]], state):
+    """``update(state)`` on steps divisible by ``period`` (a delayed update), else ``state`` unchanged
+    and zero metrics; the metrics gain "actor_updates", 1 or 0, so the loop averages the delayed
+    update's metrics over the steps that made them (the learner's ``DELAYED_METRICS``)."""
+    if period == 1:
+        state, metrics = update(state)
+        return state, {**metrics, "actor_updates": jnp.ones((), jnp.float32)}
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(update, state)[1])
+    due = step % period == 0
+    state, metrics = jax.lax.cond(due, update, lambda s: (s, zeros), state)
+    return state, {**metrics, "actor_updates": due.astype(jnp.float32)}

@@ -27,7 +27,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from xql_jax import losses
-from xql_jax.agents.common import adam, config_from_dict, hyperparam_arrays
+from xql_jax.agents.common import adam, config_from_dict, every, hyperparam_arrays
 from xql_jax.networks import (
     ONLINE_GAIN,
     CriticEnsemble,
@@ -228,21 +228,8 @@ def update_actor_and_temperature(state: SACState, batch: Batch, key, config: SAC
     return state._replace(actor=actor, log_temperature=log_temperature), metrics
 
 
-# Metrics of the delayed policy step: zero on the updates that skip it; the loop averages them over
-# the updates that made them (the "actor_updates" indicator), not over every update.
+# Metrics of the delayed policy step (zero on the updates that skip it; see agents.common.every).
 DELAYED_METRICS = ("actor_loss", "entropy", "temperature", "temperature_loss")
-
-
-def _every(step: jax.Array, period: int, update, state: SACState):
-    """``update(state)`` on steps divisible by ``period``, else ``state`` unchanged and zero metrics;
-    with "actor_updates" 1 or 0 saying which."""
-    if period == 1:
-        state, metrics = update(state)
-        return state, {**metrics, "actor_updates": jnp.ones((), jnp.float32)}
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(update, state)[1])
-    due = step % period == 0
-    state, metrics = jax.lax.cond(due, update, lambda s: (s, zeros), state)
-    return state, {**metrics, "actor_updates": due.astype(jnp.float32)}
 
 
 def update(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SACState, Metrics]:
@@ -252,7 +239,7 @@ def update(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SACState, 
     state, critic_metrics = update_critic(state, batch, config)
     # One policy sample serves the value target and the policy step, as the official code's rsample.
     state, value_metrics = update_value(state, batch, policy_key, config)
-    state, actor_metrics = _every(
+    state, actor_metrics = every(
         state.step,
         config.actor_update_every,
         lambda s: update_actor_and_temperature(s, batch, policy_key, config),

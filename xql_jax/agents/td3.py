@@ -21,7 +21,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from xql_jax import losses
-from xql_jax.agents.common import adam, config_from_dict, hyperparam_arrays
+from xql_jax.agents.common import adam, config_from_dict, every, hyperparam_arrays
 from xql_jax.networks import ONLINE_GAIN, CriticEnsemble, DeterministicPolicy, maybe_min
 
 Batch = Dict[str, jax.Array]
@@ -156,7 +156,7 @@ def update_critic(state: TD3State, batch: Batch, key, config: TD3Config) -> Tupl
     return state._replace(critic=state.critic.apply_gradients(grads=grads)), metrics
 
 
-def update_actor_and_targets(state: TD3State, batch: Batch, config: TD3Config) -> Tuple[TD3State, jax.Array]:
+def update_actor_and_targets(state: TD3State, batch: Batch, config: TD3Config) -> Tuple[TD3State, Metrics]:
     """Maximise Q_1(s, pi(s)); then Polyak-average both targets."""
 
     def loss_fn(actor_params):
@@ -173,24 +173,17 @@ def update_actor_and_targets(state: TD3State, batch: Batch, config: TD3Config) -
             state.critic.params, state.target_critic_params, config.tau
         ),
     )
-    return state, loss
+    return state, {"actor_loss": loss}
 
 
 def update(state: TD3State, batch: Batch, config: TD3Config) -> Tuple[TD3State, Metrics]:
     """One learner step: the critics every step, the actor and targets every ``actor_update_every``."""
     rng, key = jax.random.split(state.rng)
     state, metrics = update_critic(state, batch, key, config)
-    delayed = state.step % config.actor_update_every == 0
-    state, actor_loss = jax.lax.cond(
-        delayed,
-        lambda s: update_actor_and_targets(s, batch, config),
-        lambda s: (s, jnp.zeros((), jnp.float32)),
-        state,
+    state, actor_metrics = every(
+        state.step, config.actor_update_every, lambda s: update_actor_and_targets(s, batch, config), state
     )
-    # Zero on the steps that skip the actor: the loop averages it over "actor_updates" only.
-    metrics["actor_loss"] = actor_loss
-    metrics["actor_updates"] = delayed.astype(jnp.float32)
-    return state._replace(rng=rng, step=state.step + 1), metrics
+    return state._replace(rng=rng, step=state.step + 1), {**metrics, **actor_metrics}
 
 
 def eval_actions(state: TD3State, observations: jax.Array, config: TD3Config) -> jax.Array:
