@@ -38,6 +38,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import gymnasium as gym
 import numpy as np
 
+from xql_jax.envs import register_robotics_envs
+
 LOCOMOTION_ENVS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "walker2d": "Walker2d-v5"}
 # gym v3's walker2d model (D4RL's): right foot ("foot_geom") friction 0.9, left 1.9. gymnasium
 # ships it beside the v5 model (walker2d_v5.xml, 1.9 on both feet).
@@ -153,12 +155,11 @@ class D4RLAntMaze(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, maze: str, v2_resets: bool = True):
-        import gymnasium_robotics
         from gymnasium_robotics.envs.maze import maps
 
         if maze not in ANTMAZE_LAYOUTS:
             raise ValueError(f"unknown antmaze {maze!r}; choose one of {sorted(ANTMAZE_LAYOUTS)}")
-        gym.register_envs(gymnasium_robotics)
+        register_robotics_envs()
         layout_name, goal_cell, max_steps = ANTMAZE_LAYOUTS[maze]
         layout = getattr(maps, layout_name)
         height = len(layout)
@@ -317,11 +318,9 @@ class D4RLAdroit(gym.Wrapper):
     pen's end when the pen drops."""
 
     def __init__(self, hand: str):
-        import gymnasium_robotics
-
         if hand not in ADROIT_ENVS:
             raise ValueError(f"unknown Adroit task {hand!r}; choose one of {sorted(ADROIT_ENVS)}")
-        gym.register_envs(gymnasium_robotics)
+        register_robotics_envs()
         super().__init__(gym.make(ADROIT_ENVS[hand], max_episode_steps=ADROIT_HORIZONS[hand]))
         self.hand = hand
         self.max_episode_steps = ADROIT_HORIZONS[hand]
@@ -337,23 +336,17 @@ class D4RLAdroit(gym.Wrapper):
         return observation, reward, terminated, truncated and not terminated, info
 
 
-def adroit(hand: str) -> gym.Env:
-    """D4RL's hand_manipulation_suite task ``hand`` (pen, hammer, door, relocate)."""
-    return D4RLAdroit(hand)
-
-
 class D4RLKitchen(gym.Env):
     """FrankaKitchen with D4RL's 60-d observation and its four tasks per dataset."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, dataset: str):
-        import gymnasium_robotics
         from gymnasium_robotics.envs.franka_kitchen import kitchen_env
 
         if dataset not in KITCHEN_TASKS:
             raise ValueError(f"unknown kitchen dataset {dataset!r}; choose one of {sorted(KITCHEN_TASKS)}")
-        gym.register_envs(gymnasium_robotics)
+        register_robotics_envs()
         tasks = list(KITCHEN_TASKS[dataset])
         self._env = gym.make("FrankaKitchen-v1", tasks_to_complete=tasks)
         self._goal = np.zeros(30)

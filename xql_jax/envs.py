@@ -11,6 +11,13 @@ import gymnasium as gym
 import numpy as np
 
 
+def register_robotics_envs() -> None:
+    """Make gymnasium-robotics' environments (PointMaze, AntMaze, Adroit, Kitchen) known to gym.make."""
+    import gymnasium_robotics
+
+    gym.register_envs(gymnasium_robotics)
+
+
 class FixedGoalPointMaze(gym.Wrapper):
     """A gymnasium-robotics PointMaze with one fixed goal and flat observations (x, y, vx, vy).
 
@@ -19,9 +26,7 @@ class FixedGoalPointMaze(gym.Wrapper):
     """
 
     def __init__(self, gym_id: str, goal_cell, max_episode_steps: int, reward_type: str):
-        import gymnasium_robotics
-
-        gym.register_envs(gymnasium_robotics)
+        register_robotics_envs()
         env = gym.make(
             gym_id,
             reward_type=reward_type,
@@ -113,9 +118,7 @@ def make_env(env_id: str, seed: Optional[int] = None) -> gym.Env:
         env = DMCEnv(*dmc_task(env_id), seed=seed)
     else:
         if env_id not in gym.registry:  # PointMaze, AntMaze, Adroit, Kitchen ids
-            import gymnasium_robotics
-
-            gym.register_envs(gymnasium_robotics)
+            register_robotics_envs()
         try:
             env = gym.make(env_id)
         except gym.error.Error as e:

@@ -45,7 +45,7 @@ _KITCHEN_FILES = {
 
 
 def _catalogue() -> Dict[str, Dict]:
-    """name -> {url, refs: (ref_min_score, ref_max_score), domain, env: (adapter, its argument)}."""
+    """name -> {url, refs: (ref_min_score, ref_max_score), domain, env: the domain adapter's argument}."""
     entries = {}
     for robot, (low, high) in _LOCOMOTION_REFERENCES.items():
         for data in ("random", "medium", "expert", "medium-replay", "full-replay", "medium-expert"):
@@ -54,24 +54,24 @@ def _catalogue() -> Dict[str, Dict]:
                 url=f"{_BASE_URL}/gym_mujoco_v2/{stem}.hdf5",
                 refs=(low, high),
                 domain="locomotion",
-                env=("locomotion", robot),
+                env=robot,
             )
     for maze, stem in _ANTMAZE_FILES.items():
         entries[f"antmaze-{maze}-v0"] = dict(
             url=f"{_BASE_URL}/ant_maze_new/Ant_maze_{stem}_sparse.hdf5",
             refs=(0.0, 1.0),
             domain="antmaze",
-            env=("antmaze", (maze.split("-")[0], False)),  # v0: one goal per environment
+            env=(maze.split("-")[0], False),  # v0: one goal per environment
         )
         entries[f"antmaze-{maze}-v2"] = dict(
             url=f"{_BASE_URL}/ant_maze_v2/Ant_maze_{stem}_sparse_fixed.hdf5",
             refs=(0.0, 1.0),
             domain="antmaze",
-            env=("antmaze", (maze.split("-")[0], True)),  # v2: a new goal at every reset
+            env=(maze.split("-")[0], True),  # v2: a new goal at every reset
         )
     for task, file_name in _KITCHEN_FILES.items():
         entries[f"kitchen-{task}-v0"] = dict(
-            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), domain="kitchen", env=("kitchen", task)
+            url=f"{_BASE_URL}/kitchen/{file_name}", refs=(0.0, 4.0), domain="kitchen", env=task
         )
     v0_files = {
         "human": "{}-v0_demos_clipped",
@@ -84,13 +84,13 @@ def _catalogue() -> Dict[str, Dict]:
                 url=f"{_BASE_URL}/hand_dapg/{pattern.format(hand)}.hdf5",
                 refs=(low, high),
                 domain="adroit",
-                env=("adroit", hand),
+                env=hand,
             )
             entries[f"{hand}-{data}-v1"] = dict(
                 url=f"{_BASE_URL}/hand_dapg_v1/{hand}-{data}-v1.hdf5",
                 refs=(low, high),
                 domain="adroit",
-                env=("adroit", hand),
+                env=hand,
             )
     return entries
 
@@ -133,12 +133,13 @@ def make_env(name: str):
     """The environment a D4RL dataset's policies are evaluated in, as D4RL defined it."""
     from xql_jax import d4rl_envs
 
-    adapter, argument = D4RL_DATASETS[name]["env"]
-    if adapter == "locomotion":
+    entry = D4RL_DATASETS[name]
+    argument = entry["env"]
+    if entry["domain"] == "locomotion":
         return d4rl_envs.locomotion(argument)
-    if adapter == "antmaze":
+    if entry["domain"] == "antmaze":
         maze, v2_resets = argument
         return d4rl_envs.D4RLAntMaze(maze, v2_resets=v2_resets)
-    if adapter == "kitchen":
+    if entry["domain"] == "kitchen":
         return d4rl_envs.D4RLKitchen(argument)
-    return d4rl_envs.adroit(argument)
+    return d4rl_envs.D4RLAdroit(argument)
