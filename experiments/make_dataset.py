@@ -21,6 +21,7 @@ from common import exit_on_errors, parse_flags
 
 from xql_jax import made_datasets
 from xql_jax.data import made, sources, write_d4rl_hdf5
+from xql_jax.data.dataset import data_file
 
 FLAGS = flags.FLAGS
 BEHAVIOR_START_STEPS = 5_000
@@ -167,7 +168,7 @@ def _write_replay(buffer, step: int, info, started: float) -> str:
 
 def _write(robot: str, kind: str, raw, info, extra, started=None) -> str:
     name = f"{robot}-{kind}-made"
-    path = made.dataset_path(name, FLAGS.data_dir)
+    path = data_file(name, FLAGS.data_dir)
     returns = made.episode_returns_of(raw)
     metadata = {
         "name": name,
@@ -194,7 +195,7 @@ def make_dataset(spec: str) -> None:
     robot, _, kind = spec.partition("-")
     made.parse_name(f"{spec}-made")  # names the valid robots and kinds on a typo
     info = made_datasets.load_info(robot, FLAGS.policy_dir)
-    path = made.dataset_path(f"{spec}-made", FLAGS.data_dir)
+    path = data_file(f"{spec}-made", FLAGS.data_dir)
     if os.path.isfile(path) and not FLAGS.overwrite:
         print(f"{path} exists; --overwrite makes it again")
         return
@@ -211,7 +212,7 @@ def make_dataset(spec: str) -> None:
         parts = []
         for level in ("medium", "expert"):
             make_dataset(f"{robot}-{level}")
-            parts.append(_read(made.dataset_path(f"{robot}-{level}-made", FLAGS.data_dir)))
+            parts.append(_read(data_file(f"{robot}-{level}-made", FLAGS.data_dir)))
         _write(robot, kind, made.concatenate(*parts), info, {}, started)
         return
     actor = None

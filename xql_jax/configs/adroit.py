@@ -1,14 +1,8 @@
-"""D4RL Adroit (pen, hammer, door, relocate): as kitchen, beta 5, AWR 0.5, actor dropout 0.1."""
+"""D4RL Adroit (pen, hammer, door, relocate): the same consistent settings as kitchen (beta 5, clip 7
+as in the paper's Table 4, AWR 0.5, actor dropout 0.1, raw rewards)."""
 
-from xql_jax.configs import base
+from xql_jax.configs import kitchen
 
 
 def get_config(variant: str = "xql"):
-    config = base.get_config(variant)
-    config.agent.beta = 5.0
-    config.agent.max_clip = 7.0
-    config.agent.awr_temperature = 0.5
-    config.agent.expectile = 0.7
-    config.agent.actor_dropout_rate = 0.1
-    config.reward_preprocessing = "none"
-    return config
+    return kitchen.get_config(variant)

@@ -213,6 +213,11 @@ def default_data_dir(data_dir: Optional[str] = None) -> str:
     return os.path.expanduser(data_dir or os.environ.get("XQL_DATA_DIR", "~/.cache/xql_jax/datasets"))
 
 
+def data_file(name: str, data_dir: Optional[str] = None) -> str:
+    """The HDF5 file of a dataset made by this project (embedded or ``*-made``) in ``default_data_dir``."""
+    return os.path.join(default_data_dir(data_dir), f"{name}.hdf5")
+
+
 def references_path(hdf5_path: str) -> str:
     """The JSON file beside a dataset that holds its reference returns (and how it was made)."""
     return os.path.splitext(os.path.expanduser(hdf5_path))[0] + ".json"

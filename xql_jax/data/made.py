@@ -16,7 +16,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from xql_jax.data.dataset import DatasetError, default_data_dir, read_references, returns_between
+from xql_jax.data.dataset import DatasetError, data_file, read_references, references_path, returns_between
 
 # The robots and the environments their datasets are collected and evaluated in.
 ROBOTS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "walker2d": "Walker2d-v5"}
@@ -38,14 +38,10 @@ def parse_name(name: str) -> Optional[Tuple[str, str]]:
     return robot, kind
 
 
-def dataset_path(name: str, data_dir: Optional[str] = None) -> str:
-    return os.path.join(default_data_dir(data_dir), f"{name}.hdf5")
-
-
 def locate(name: str, data_dir: Optional[str] = None) -> Tuple[str, Dict[str, float]]:
     """The file of a made dataset and its reference returns; how to make it when it is missing."""
     robot, kind = parse_name(name)
-    path = dataset_path(name, data_dir)
+    path = data_file(name, data_dir)
     if not os.path.isfile(path):
         dataset = f"{robot}-{kind}"
         raise DatasetError(
@@ -55,7 +51,7 @@ def locate(name: str, data_dir: Optional[str] = None) -> Tuple[str, Dict[str, fl
         )
     references = read_references(path)
     if references is None:
-        raise DatasetError(f"{path}: its reference returns ({os.path.splitext(path)[0]}.json) are missing")
+        raise DatasetError(f"{path}: its reference returns ({references_path(path)}) are missing")
     return path, references
 
 

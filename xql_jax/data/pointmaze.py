@@ -17,7 +17,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from xql_jax.data.dataset import default_data_dir, references_path, write_d4rl_hdf5
+from xql_jax.data.dataset import data_file, references_path, write_d4rl_hdf5
 from xql_jax.envs import FixedGoalPointMaze
 
 # The embedded datasets: name -> their evaluation environment (a FixedGoalPointMaze).
@@ -156,10 +156,6 @@ def make_env(env_name: str) -> FixedGoalPointMaze:
     return FixedGoalPointMaze(**EMBEDDED_MAZES[env_name])
 
 
-def dataset_path(env_name: str, data_dir: Optional[str] = None) -> str:
-    return os.path.join(default_data_dir(data_dir), f"{env_name}.hdf5")
-
-
 def _recorded_recipe(path: str) -> Optional[Dict]:
     """How a cached file was made (steps, seed, reference episodes), from the JSON beside it."""
     if not (os.path.isfile(path) and os.path.isfile(references_path(path))):
@@ -187,7 +183,7 @@ def ensure_dataset(
     """
     if env_name not in EMBEDDED_MAZES:
         raise ValueError(f"{env_name!r} is not an embedded dataset; choose from {sorted(EMBEDDED_MAZES)}")
-    path = dataset_path(env_name, data_dir)
+    path = data_file(env_name, data_dir)
     recipe = dict(
         recipe_version=RECIPE_VERSION,
         num_steps=num_steps,
