@@ -56,7 +56,7 @@ def median_rate(run, steps_per_call):
 
 
 def main(_):
-    config = xql.LearnerConfig(hidden_dims=(FLAGS.hidden, FLAGS.hidden), decay_steps=1_000_000)
+    config = xql.XQLConfig(hidden_dims=(FLAGS.hidden, FLAGS.hidden), decay_steps=1_000_000)
     rng = np.random.default_rng(0)
     host_data = make_dataset(rng)
     device_data = jax.device_put(host_data)

@@ -1,10 +1,12 @@
 """What the launchers share: run flags, the --config flag, clean exits on bad input, FINAL lines."""
 
 import contextlib
+import json
 import os
 import sys
 
 from absl import app, flags
+from absl import logging as absl_logging
 from ml_collections import config_flags
 
 import xql_jax.configs
@@ -73,9 +75,13 @@ def define_online_flags(default_config: str) -> None:
 def parse_flags(argv):
     """absl's parser (for app.run), turning errors in --config overrides into a message."""
     try:
-        return app.parse_flags_with_usage(argv)
+        remaining = app.parse_flags_with_usage(argv)
     except _OVERRIDE_ERRORS as e:
         _exit_with(e)
+    if not FLAGS["verbosity"].present:
+        # Orbax logs every checkpoint step at INFO (dozens of lines per save); --verbosity=0 shows them.
+        absl_logging.set_verbosity(absl_logging.WARNING)
+    return remaining
 
 
 def shard_flag():
@@ -91,8 +97,11 @@ def exit_on_errors(context: str = ""):
         sys.exit(f"error{context}: {e}")
 
 
-def train_from_flags(config, workdir: str, context: str = "") -> dict:
-    """train_offline with the run flags; bad input or divergence exits with one line, no traceback."""
+def train_from_flags(config, workdir: str, context: str = "", keep_going: bool = False) -> dict:
+    """train_offline with the run flags; bad input or divergence exits with one line, no traceback.
+
+    With ``keep_going`` a run whose every member diverged returns the summary.json it left (naming
+    who diverged and why) instead of exiting, so a sweep goes on with its other settings."""
     from xql_jax.train import train_offline
 
     try:
@@ -100,18 +109,25 @@ def train_from_flags(config, workdir: str, context: str = "") -> dict:
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     with exit_on_errors(context):
-        return train_offline(
-            config,
-            workdir,
-            FLAGS.env_name,
-            seed=FLAGS.seed,
-            dataset_path=FLAGS.dataset_path,
-            data_dir=FLAGS.data_dir,
-            progress=FLAGS.progress,
-            num_seeds=FLAGS.num_seeds,
-            sweep=sweep,
-            shard=shard_flag(),
-        )
+        try:
+            return train_offline(
+                config,
+                workdir,
+                FLAGS.env_name,
+                seed=FLAGS.seed,
+                dataset_path=FLAGS.dataset_path,
+                data_dir=FLAGS.data_dir,
+                progress=FLAGS.progress,
+                num_seeds=FLAGS.num_seeds,
+                sweep=sweep,
+                shard=shard_flag(),
+            )
+        except TrainingDiverged as e:
+            summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")
+            if not keep_going or not os.path.exists(summary_path):
+                raise
+            print(f"error{context}: {e}")
+            return json.load(open(summary_path))
 
 
 def labelled_workdirs(specs, several: bool = True):

@@ -37,7 +37,10 @@ def main(argv):
         config = FLAGS.config.copy_and_resolve_references()
         config.batch_size = batch_size
         summary = train_from_flags(
-            config, os.path.join(FLAGS.workdir, f"batch{batch_size}"), context=f" (batch size {batch_size})"
+            config,
+            os.path.join(FLAGS.workdir, f"batch{batch_size}"),
+            context=f" (batch size {batch_size})",
+            keep_going=True,  # a setting that diverged is a result of the sweep, not its end
         )
         groups = summary.get("groups") or {
             "all": {"last": _single(summary, "last"), "best": _single(summary, "best")}
@@ -62,11 +65,20 @@ def main(argv):
         writer.writeheader()
         writer.writerows(rows)
     for row in rows:
-        print(
-            f"batch {row['batch_size']:>5} {row['setting']:<12} last {row['last_mean']:.1f} +- "
-            f"{row['last_std']:.1f}  best {row['best_mean']:.1f} +- {row['best_std']:.1f}  (n={row['seeds']})"
-        )
+        print(format_row(row))
     print(f"wrote {path}")
+
+
+def format_row(row) -> str:
+    """One line of the sweep's table; a setting whose every seed diverged says so."""
+    head = f"batch {row['batch_size']:>5} {row['setting']:<12}"
+    if row["last_mean"] is None:
+        best = "" if row["best_mean"] is None else f" (best before diverging {row['best_mean']:.1f})"
+        return f"{head} every seed diverged{best}"
+    return (
+        f"{head} last {row['last_mean']:.1f} +- {row['last_std']:.1f}  best {row['best_mean']:.1f} +- "
+        f"{row['best_std']:.1f}  (n={row['seeds']})"
+    )
 
 
 def _single(summary, key):

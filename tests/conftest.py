@@ -20,3 +20,21 @@ def small_maze_file(tmp_path_factory):
         log=lambda *_: None,
     )
     return path
+
+
+@pytest.fixture
+def tiny_offline_config():
+    """The maze config shrunk to run in a second: 8x8 networks, 40 steps in chunks of 20, 1 episode."""
+    from xql_jax.configs import maze
+
+    config = maze.get_config()
+    config.agent.hidden_dims = (8, 8)
+    config.update(batch_size=16, max_steps=40, log_interval=20, eval_interval=40, checkpoint_interval=20)
+    config.update(eval_episodes=1, eval_envs=1)
+    return config
+
+
+@pytest.fixture
+def quiet():
+    """Keyword arguments that keep an in-process run silent."""
+    return dict(progress=False, log=lambda *_: None)

@@ -12,8 +12,8 @@ from xql_jax.train import make_train_chunk
 OBS_DIM, ACT_DIM, N = 3, 2, 64
 
 
-def tiny(**overrides) -> xql.LearnerConfig:
-    return dataclasses.replace(xql.LearnerConfig(hidden_dims=(16, 16), decay_steps=100), **overrides)
+def tiny(**overrides) -> xql.XQLConfig:
+    return dataclasses.replace(xql.XQLConfig(hidden_dims=(16, 16), decay_steps=100), **overrides)
 
 
 def fake_data(seed=0):
@@ -130,14 +130,14 @@ def test_scan_of_k_steps_equals_k_single_steps(q_only):
 
 
 def test_config_rejects_unknown_and_invalid_fields():
-    with pytest.raises(ValueError, match=r"unknown LearnerConfig field\(s\) \['betta'\]"):
-        xql.LearnerConfig.from_dict({"betta": 1.0})
+    with pytest.raises(ValueError, match=r"unknown XQLConfig field\(s\) \['betta'\]"):
+        xql.XQLConfig.from_dict({"betta": 1.0})
     with pytest.raises(ValueError, match="value_loss must be"):
-        xql.LearnerConfig(value_loss="huber")
+        xql.XQLConfig(value_loss="huber")
     with pytest.raises(ValueError, match="beta .* must be positive"):
-        xql.LearnerConfig(beta=0.0)
+        xql.XQLConfig(beta=0.0)
     with pytest.raises(ValueError, match="q_only"):
-        xql.LearnerConfig(q_only=True, value_loss="expectile")
+        xql.XQLConfig(q_only=True, value_loss="expectile")
 
 
 def test_policy_actions_are_deterministic_and_bounded():

@@ -30,7 +30,7 @@ ARGS = [
 
 
 def final_state(workdir):
-    template = init_member_states([Member(0)], 4, 2, xql.LearnerConfig(hidden_dims=(16, 16)))
+    template = init_member_states([Member(0)], 4, 2, xql.XQLConfig(hidden_dims=(16, 16)))
     checkpointer = Checkpointer(str(workdir))
     state, record = checkpointer.restore(checkpointer.latest_step(), template)
     checkpointer.close()
@@ -39,7 +39,8 @@ def final_state(workdir):
 
 def kill_after_checkpoint(script, args, workdir, step):
     """Start a launcher and SIGKILL it once its checkpoint at ``step`` exists and rows past it are logged,
-    so the resumed run must drop those rows and redo them."""
+    so the resumed run must drop those rows and redo them. ``step=None``: once rows are logged, before
+    any checkpoint, so the restarted run must drop every row and start over."""
     process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "experiments", script), *args],
         cwd=ROOT,
@@ -55,7 +56,14 @@ def kill_after_checkpoint(script, args, workdir, step):
             if metrics.exists()
             else []
         )
-        if (workdir / "checkpoints" / str(step)).exists() and logged and max(logged) > step:
+        if step is None and logged and not list((workdir / "checkpoints").glob("[0-9]*")):
+            break
+        if (
+            step is not None
+            and (workdir / "checkpoints" / str(step)).exists()
+            and logged
+            and max(logged) > step
+        ):
             break
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
@@ -98,6 +106,19 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, small_ma
         "1500",
         "2000",
     ]
+
+    # Killed before its first checkpoint (only the last one is kept), then started again: the
+    # restart begins afresh and its files hold one copy of each row, as the uninterrupted run's.
+    early = tmp_path / "early"
+    only_at_end = [a.replace("checkpoint_interval=500", "checkpoint_interval=0") for a in ARGS]
+    early_args = [f"--workdir={early}", f"--dataset_path={small_maze_file}", *only_at_end]
+    kill_after_checkpoint("train_offline.py", early_args, early, None)
+    assert not list((early / "checkpoints").glob("[0-9]*")) and (early / "metrics.jsonl").exists()
+    result = run(early_args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert rows(early / "metrics.jsonl") == rows(straight / "metrics.jsonl")
+    assert rows(early / "eval.jsonl") == rows(straight / "eval.jsonl")
+    assert open(early / "eval.csv").read().count("\n") == 5  # header + 4 evaluations
     summary = json.load(open(killed / "summary.json"))
     assert summary["last"] == json.load(open(straight / "summary.json"))["last"]
 
@@ -112,7 +133,7 @@ def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_r
     assert again.returncode == 0 and "resuming from the checkpoint at step 500" in again.stdout
     assert open(tmp_path / "metrics.jsonl").read() == before  # nothing retrained, nothing duplicated
     changed = run(args + ["--config.agent.beta=5"])
-    assert changed.returncode != 0 and "holds a run with a different config" in changed.stderr
+    assert changed.returncode != 0 and "holds another run (agent.beta: 2.0 -> 5.0)" in changed.stderr
     assert "Traceback" not in changed.stderr
 
 
@@ -132,9 +153,11 @@ def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_pa
 def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path):
     import pytest
 
-    from xql_jax.runs import MemberRecords, TrainingDiverged
+    from xql_jax.runs import MemberRecords, TrainingDiverged, member_dirs
 
-    records = MemberRecords(str(tmp_path), [Member(0), Member(1)], "{}")
+    members = [Member(0), Member(1)]
+    outputs = [[RunLogger(d, tensorboard=False)] for d in member_dirs(str(tmp_path), members)]
+    records = MemberRecords(str(tmp_path), members, outputs)
     records.log_train(
         100, {"critic_loss": np.array([1.0, 2.0]), "nonfinite_params": np.array([0.0, 0.0])}, log=print
     )

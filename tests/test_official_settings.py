@@ -156,9 +156,7 @@ def test_init_gains_measured_on_fresh_parameters():
     np.testing.assert_allclose(
         _singular_values(tstate.actor.params["MLP_0"]["Dense_2"]["kernel"]), 1.0, rtol=1e-4
     )
-    offline = xql.create_state(
-        jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, xql.LearnerConfig(hidden_dims=(32, 32))
-    )
+    offline = xql.create_state(jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, xql.XQLConfig(hidden_dims=(32, 32)))
     mean_head = offline.actor.params["Dense_0"]["kernel"]
     np.testing.assert_allclose(_singular_values(mean_head), np.sqrt(2.0), rtol=1e-4)
     torso = offline.actor.params["MLP_0"]["Dense_0"]["kernel"]
@@ -170,23 +168,23 @@ def test_value_batch_with_random_actions_has_twice_the_rows_and_noise_is_clipped
     # offline/critic.py update_v: sample_random_times appends times x B uniform actions with the
     # observations repeated; --noise replaces a by clip(a + clip(N(0, 0.1), -0.5, 0.5), -1, 1).
     batch = _batch()
-    config = xql.LearnerConfig(sample_random_times=1)
+    config = xql.XQLConfig(sample_random_times=1)
     observations, actions = xql.value_batch(batch, jax.random.PRNGKey(0), config)
     assert observations.shape == (2 * BATCH, OBS_DIM) and actions.shape == (2 * BATCH, ACT_DIM)
     np.testing.assert_array_equal(actions[:BATCH], batch["actions"])
     np.testing.assert_array_equal(observations[BATCH:], batch["observations"])
     # times = 2: every observation twice in a row (jnp.repeat, as there), 3 x B rows in all.
-    twice, _ = xql.value_batch(batch, jax.random.PRNGKey(0), xql.LearnerConfig(sample_random_times=2))
+    twice, _ = xql.value_batch(batch, jax.random.PRNGKey(0), xql.XQLConfig(sample_random_times=2))
     assert twice.shape == (3 * BATCH, OBS_DIM)
     np.testing.assert_array_equal(twice[BATCH : BATCH + 2], batch["observations"][:1].repeat(2, axis=0))
     random = np.asarray(actions[BATCH:])
     assert random.min() >= -1 and random.max() <= 1 and abs(random.mean()) < 0.15
-    noisy = xql.LearnerConfig(value_action_noise=10.0)  # large, so the +-0.5 clip is what shows
+    noisy = xql.XQLConfig(value_action_noise=10.0)  # large, so the +-0.5 clip is what shows
     _, actions = xql.value_batch(batch, jax.random.PRNGKey(1), noisy)
     moved = np.abs(np.asarray(actions - batch["actions"]))
     assert moved.max() <= 0.5 + 1e-6 and np.all(np.abs(np.asarray(actions)) <= 1.0)
     # One update with both options runs, is finite and fits V on 2B rows.
-    both = xql.LearnerConfig(sample_random_times=1, value_action_noise=0.1, hidden_dims=(16, 16))
+    both = xql.XQLConfig(sample_random_times=1, value_action_noise=0.1, hidden_dims=(16, 16))
     state = xql.create_state(jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, both)
     new_state, metrics = jax.jit(lambda s, b: xql.update(s, b, both))(state, batch)
     assert all(np.isfinite(float(v)) for v in metrics.values())
@@ -196,7 +194,7 @@ def test_value_batch_with_random_actions_has_twice_the_rows_and_noise_is_clipped
 def test_huber_critic_loss_gradient_is_capped_at_delta():
     # offline/critic.py: huber_loss(x, delta=20) = 0.5 x^2 for |x| <= 20, then linear,
     # so d/dx = clip(x, -20, 20).
-    config = xql.LearnerConfig()
+    config = xql.XQLConfig()
     assert (config.critic_loss, config.huber_delta) == ("huber", 20.0)
     diff = jnp.asarray([[-100.0, -5.0, 0.5, 30.0]])
     grad = jax.grad(lambda d: xql.critic_regression_loss(d, config))(diff) * diff.shape[1]  # undo the mean
@@ -204,7 +202,7 @@ def test_huber_critic_loss_gradient_is_capped_at_delta():
     np.testing.assert_allclose(
         xql.critic_regression_loss(jnp.asarray([[2.0], [4.0]]), config), 0.5 * 4 + 0.5 * 16
     )
-    mse = xql.LearnerConfig(critic_loss="mse")
+    mse = xql.XQLConfig(critic_loss="mse")
     np.testing.assert_allclose(xql.critic_regression_loss(jnp.asarray([[2.0], [4.0]]), mse), 4 + 16)
 
 

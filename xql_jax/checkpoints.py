@@ -9,9 +9,11 @@ step's directory only once it is complete, so a run killed mid-save resumes from
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
+import jax
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 
 class Checkpointer:
@@ -46,6 +48,43 @@ class Checkpointer:
             args=ocp.args.Composite(state=ocp.args.StandardRestore(template), record=ocp.args.JsonRestore()),
         )
         return restored["state"], dict(restored["record"])
+
+    def restore_latest(self, template: Any, log: Callable[[str], None] = print) -> Tuple[Any, Optional[Dict]]:
+        """The newest checkpoint that can be read, falling back to older kept ones; ``(template, None)``
+        when there is none. A damaged newest one (a disk error, a partly deleted folder) costs the steps
+        since the one before it, not the run."""
+        steps = sorted(self._manager.all_steps(), reverse=True)
+        for step in steps:
+            try:
+                restored = self.restore(step, template)
+            except Exception as error:  # noqa: BLE001 (any unreadable checkpoint: try the older one)
+                reason = " ".join(str(error).split())[:160]
+                log(
+                    f"warning: the checkpoint at step {step} in {self.directory} cannot be read "
+                    f"({type(error).__name__}: {reason}); trying an older one"
+                )
+                continue
+            self._set_aside([s for s in steps if s > step])
+            return restored
+        if steps:
+            raise ValueError(
+                f"no checkpoint in {self.directory} can be read (steps {steps}): move that folder away to "
+                "start the run over, or use a new --workdir"
+            )
+        return template, None
+
+    def _set_aside(self, damaged) -> None:
+        """Rename unreadable checkpoints to ``<step>.damaged`` (kept for a look, ignored from now on),
+        so the resumed run can save those steps again."""
+        if not damaged:
+            return
+        if jax.process_index() == 0:
+            for step in damaged:
+                os.replace(
+                    os.path.join(self.directory, str(step)), os.path.join(self.directory, f"{step}.damaged")
+                )
+        multihost_utils.sync_global_devices("checkpoints set aside")
+        self._manager.reload()
 
     def close(self) -> None:
         self._manager.close()

@@ -4,6 +4,8 @@ action contract of the online agents ([-1, 1]). Dataset names are resolved in
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from typing import Optional, Tuple
 
@@ -13,7 +15,10 @@ import numpy as np
 
 def register_robotics_envs() -> None:
     """Make gymnasium-robotics' environments (PointMaze, AntMaze, Adroit, Kitchen) known to gym.make."""
-    import gymnasium_robotics
+    # Its import prints a notice that the Adroit rewards changed in 1.2.1; the D4RL adapters
+    # (xql_jax.d4rl_envs) compute D4RL's rewards themselves, so on every run it only misleads.
+    with contextlib.redirect_stderr(io.StringIO()):
+        import gymnasium_robotics
 
     gym.register_envs(gymnasium_robotics)
 

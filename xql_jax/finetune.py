@@ -17,6 +17,7 @@ import ml_collections
 
 from xql_jax.data import replay
 from xql_jax.envs import unit_actions
+from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
 from xql_jax.online import run_online
 from xql_jax.train import learner_steps, run_offline, validate_config
 
@@ -52,12 +53,27 @@ def train_finetune(
     shard: Optional[bool] = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    outputs: Optional[OutputFactory] = None,
 ) -> Dict:
     """Pretrain offline for ``config.max_steps``, then fine-tune online for ``config.online.max_steps``.
 
     Returns the online phase's summary with the offline phase's summary under ``"offline"``.
     """
     validate_finetune_config(config)
+    # One lock over both phases, so no other run slips into the workdir between them.
+    lock = lock_workdir(prepare_workdir(workdir)) if jax.process_index() == 0 else None
+    try:
+        return _finetune(
+            config, workdir, env_name, seed, num_seeds, dataset_path, data_dir, shard, progress, log, outputs
+        )
+    finally:
+        if lock is not None:
+            unlock_workdir(lock)
+
+
+def _finetune(
+    config, workdir, env_name, seed, num_seeds, dataset_path, data_dir, shard, progress, log, outputs
+):
     offline = run_offline(
         config,
         workdir,
@@ -70,6 +86,7 @@ def train_finetune(
         num_seeds=num_seeds,
         shard=shard,
         checkpoint_name="checkpoints/offline",
+        outputs=outputs,
     )
     online_config = online_config_from(config, len(offline.dataset))
     buffer = replay.from_dataset(offline.dataset, online_config.replay_capacity)
@@ -93,4 +110,5 @@ def train_finetune(
         config_json=offline.config_json,
         checkpoint_name="checkpoints/online",
         make_env=lambda seed=None: unit_actions(offline.source.make_env(seed), env_name),
+        outputs=outputs,
     )

@@ -183,7 +183,7 @@ def restore_run(workdir: str, step: int, env_id: Optional[str] = None):
     import jax.numpy as jnp
     import ml_collections
 
-    from xql_jax import online
+    from xql_jax import agents, online
     from xql_jax.checkpoints import Checkpointer
     from xql_jax.data import replay
     from xql_jax.runs import make_members, stacked_states
@@ -197,7 +197,7 @@ def restore_run(workdir: str, step: int, env_id: Optional[str] = None):
         with open(summary) as f:
             env_id = json.load(f)["env_name"]
     agent_config = online.agent_config_from(config)
-    module = online.LEARNERS[config.learner][0]
+    module = agents.get(config.learner).module
     probe = online.make_online_env(env_id)
     obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     probe.close()

@@ -20,33 +20,22 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import tqdm
-from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import analysis
-from xql_jax.agents import sac, td3, xql
-from xql_jax.checkpoints import Checkpointer
+from xql_jax import agents, analysis
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.evaluation import evaluate
+from xql_jax.loop import OutputFactory, RunSession
 from xql_jax.runs import (
-    MEMBER_AXIS,
     Member,
-    MemberRecords,
-    check_same_run,
+    MemberLayout,
+    config_with_identity,
     count_nonfinite,
     make_members,
     member_mesh,
     stacked_states,
     to_host,
 )
-
-# learner name -> (module with create_state / update / explore_actions / eval_actions, its config class)
-LEARNERS = {
-    "sac": (sac, sac.SACConfig),
-    "td3": (td3, td3.TD3Config),
-    "xql": (xql, xql.LearnerConfig),
-}
 
 
 def algorithm_name(learner: str, agent_config) -> str:
@@ -60,8 +49,7 @@ def algorithm_name(learner: str, agent_config) -> str:
 
 
 def agent_config_from(config: ml_collections.ConfigDict):
-    if config.learner not in LEARNERS:
-        raise ValueError(f"unknown config.learner {config.learner!r}; choose one of {sorted(LEARNERS)}")
+    learner = agents.get(config.learner)
     agent = config.agent.to_dict()
     if agent.get("beta", 1.0) is None:
         raise ValueError(
@@ -69,7 +57,7 @@ def agent_config_from(config: ml_collections.ConfigDict):
         )
     if agent.get("exploration_noise", 0.0) is None:  # not filled by configs.online.for_task
         del agent["exploration_noise"]  # the learner's default (0.1)
-    return LEARNERS[config.learner][1].from_dict(agent)
+    return learner.config_from(agent)
 
 
 def averaged_metrics(sums: Dict, learn_calls: int, delayed: Sequence[str] = ()) -> Dict:
@@ -122,7 +110,7 @@ def make_step_functions(
     - sample(state, buffer) -> (state, batches [members, updates_per_step, batch, ...])
     ``sums`` accumulates the learner's metrics on the device between log points.
     """
-    module = LEARNERS[learner][0]
+    module = agents.get(learner).module
 
     def sample_batches(state, buffer):
         rng, key = jax.random.split(state.rng)
@@ -183,11 +171,12 @@ def train_online(
     shard: Optional[bool] = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    outputs: Optional[OutputFactory] = None,
 ) -> Dict:
     """Train online agents from scratch; returns the summary also saved as summary.json."""
     validate_online_config(config)
     agent_config = agent_config_from(config)
-    module = LEARNERS[config.learner][0]
+    module = agents.get(config.learner).module
     members = make_members(range(seed, seed + num_seeds), sweep, module.SWEEPABLE)
     probe = make_online_env(env_name)
     observation_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
@@ -197,7 +186,16 @@ def train_online(
         jnp.arange(len(members))
     )
     return run_online(
-        config, workdir, env_name, members, state, buffer, shard=shard, progress=progress, log=log
+        config,
+        workdir,
+        env_name,
+        members,
+        state,
+        buffer,
+        shard=shard,
+        progress=progress,
+        log=log,
+        outputs=outputs,
     )
 
 
@@ -218,6 +216,7 @@ def run_online(
     config_json: Optional[str] = None,
     checkpoint_name: str = "checkpoints",
     make_env: Optional[Callable[..., Any]] = None,
+    outputs: Optional[OutputFactory] = None,
 ) -> Dict:
     """The loop itself, from given member-stacked learner states and replay buffers.
 
@@ -231,148 +230,203 @@ def run_online(
     """
     validate_online_config(config)
     agent_config = agent_config_from(config)
-    module = LEARNERS[config.learner][0]
+    module = agents.get(config.learner).module
     algo = algorithm_name(config.learner, agent_config)
     mesh = member_mesh(len(members), shard, log=log)
+    layout = MemberLayout(len(members), mesh)
     if mesh is not None:
-        state, buffer = jax.device_put((state, buffer), NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
+        state, buffer = layout.put((state, buffer))
     # Rows in the buffer given here (before any checkpoint is restored) are a fine-tuning run's
     # dataset, which online_fraction samples apart from the rows collected later.
-    offline_rows = int(jax.device_get(buffer.size).reshape(-1)[0])
+    offline_rows = int(np.asarray(layout.to_local(buffer.size)).reshape(-1)[0])
     if config.online_fraction and not offline_rows:
         raise ValueError(
             "config.online_fraction applies to fine-tuning (a buffer that starts with a dataset)"
         )
-    fns = make_step_functions(
-        config.learner,
-        agent_config,
-        config.batch_size,
-        config.updates_per_step,
-        config.online_fraction,
-        offline_rows,
-    )
-    sums = fns["metric_zeros"](state, buffer)
-
-    is_writer = jax.process_index() == 0
     if make_env is None:
         make_env = functools.partial(make_online_env, env_name)
-    envs = [make_env(seed=m.seed) for m in members]
-    eval_envs = [[make_env() for _ in range(min(config.eval_episodes, config.eval_envs))] for _ in members]
-    checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
-    config_json = config_json or config.to_json_best_effort(indent=2)
-    resume = None
-    if checkpointer.latest_step() is not None:
-        check_same_run(workdir, members, config_json)  # before restoring: a clear refusal, no Orbax error
-        (state, buffer), resume = checkpointer.restore(checkpointer.latest_step(), (state, buffer))
-        log(f"resuming from the checkpoint at step {resume['step']} in {checkpointer.directory}")
-    first_t = resume["step"] - step_offset if resume else 0
-    records = MemberRecords(
+    probe = make_env()
+    action_dim = probe.action_space.shape[0]
+    if config_json is None:
+        identity = {
+            "env_name": env_name,
+            "observation_dim": int(probe.observation_space.shape[0]),
+            "action_dim": int(action_dim),
+            "members": [m.name for m in members],
+        }
+        config_json = config_with_identity(config, identity)
+    probe.close()
+    metric = "normalized_score" if references is not None else "return_mean"
+    session = RunSession(
         workdir,
         members,
         config_json,
-        writer=is_writer,
-        resume=resume,
-        cut_logs=first_t < config.max_steps,
+        total_steps=config.max_steps,
+        first_step=step_offset,
+        eval_interval=config.eval_interval,
+        checkpoint_interval=config.checkpoint_interval,
+        checkpoints_to_keep=config.checkpoints_to_keep,
+        checkpoint_name=checkpoint_name,
+        outputs=outputs,
+        progress=progress,
+        description=f"{env_name} {algo}",
+        log=log,
     )
-    metric = "normalized_score" if references is not None else "return_mean"
-    eval_seed = 1_000_000 * (members[0].seed + 1)
-    action_dim = envs[0].action_space.shape[0]
-    log(
-        f"{env_name}: online {algo}, {len(members)} member(s), {config.max_steps} environment steps; "
-        f"workdir {workdir}"
-    )
+    with session:
+        (state, buffer), _ = session.start((state, buffer))
+        hyperparams = {name: float(getattr(agent_config, name)) for name in module.SWEEPABLE}
+        run_info = {"env_name": env_name, "algo": algo, "references": references, **(info or {})}
+        session.summary_on_exit(metric, run_info, hyperparams)
+        log(
+            f"{env_name}: online {algo}, {len(members)} member(s), {config.max_steps} environment steps; "
+            f"workdir {workdir}"
+        )
+        if not session.done:
+            fns = make_step_functions(
+                config.learner,
+                agent_config,
+                config.batch_size,
+                config.updates_per_step,
+                config.online_fraction,
+                offline_rows,
+            )
+            state, buffer = _interact(
+                config,
+                session,
+                fns,
+                module,
+                layout,
+                members,
+                (state, buffer),
+                make_env,
+                action_dim,
+                reward_transform,
+                references,
+                metric,
+                step_offset,
+            )
+        return session.finish()
 
-    # Distinct streams for the environments' initial states and the warm-up actions of each member.
-    warmup_rngs = [np.random.default_rng([m.seed, 1]) for m in members]
-    if resume:
-        for rng, saved in zip(warmup_rngs, resume["warmup_rngs"], strict=True):
-            rng.bit_generator.state = saved
+
+def _warmup_actions(members: Sequence[Member], t: int, action_dim: int) -> np.ndarray:
+    """Uniform actions of the warm-up, drawn from a stream of (member seed, step): reproducible
+    without state, so a resumed run (or another process of a multi-process run) draws the same."""
+    return np.stack(
+        [np.random.default_rng([m.seed, 1, t]).uniform(-1.0, 1.0, action_dim) for m in members]
+    ).astype(np.float32)
+
+
+def _interact(
+    config,
+    session: RunSession,
+    fns: Dict,
+    module,
+    layout: MemberLayout,
+    members: Sequence[Member],
+    state_and_buffer,
+    make_env,
+    action_dim: int,
+    reward_transform,
+    references,
+    metric: str,
+    step_offset: int,
+):
+    """The environment loop of ``run_online``: this process steps the environments of its own
+    members; learning runs on every member (across processes) in lockstep."""
+    state, buffer = state_and_buffer
+    local_members = [members[i] for i in layout.local_indices]
+    envs = [make_env(seed=m.seed) for m in local_members]
+    eval_envs = (
+        [[make_env() for _ in range(min(config.eval_episodes, config.eval_envs))] for _ in members]
+        if session.is_writer
+        else []
+    )
+    eval_seed = 1_000_000 * (members[0].seed + 1)
+    sums = fns["metric_zeros"](state, buffer)
+    first_t = session.step - step_offset
     # A resumed run starts new episodes, seeded by the step, so it is reproducible but not identical
     # to an uninterrupted run (simulator states are not checkpointed).
     observations = np.stack(
-        [env.reset(seed=10_000 * m.seed + 1 + first_t)[0] for env, m in zip(envs, members, strict=True)]
+        [env.reset(seed=10_000 * m.seed + 1 + first_t)[0] for env, m in zip(envs, local_members, strict=True)]
     ).astype(np.float32)
-    if first_t + 1 < config.start_steps:
-        actions = np.stack([rng.uniform(-1.0, 1.0, action_dim) for rng in warmup_rngs]).astype(np.float32)
+    # The action taken at step t is a warm-up action while t <= start_steps.
+    if first_t < config.start_steps:
+        actions = _warmup_actions(local_members, first_t + 1, action_dim)
     else:
-        state, actions = fns["explore"](state, observations)
-        actions = np.asarray(actions)
+        state, actions = fns["explore"](state, layout.to_global(observations))
+        actions = layout.to_local(actions)
     scale, shift = reward_transform
-    episode_returns = np.zeros(len(members))
-    finished = [[] for _ in members]
+    episode_returns = np.zeros(len(local_members))
+    finished = [[] for _ in local_members]
     learn_calls = learn_calls_total = 0
     started = time.time()
-    bar = tqdm.tqdm(
-        total=config.max_steps,
-        initial=first_t,
-        disable=not (progress and is_writer),
-        desc=f"{env_name} {algo}",
-        unit="step",
-    )
-    for t in range(first_t + 1, config.max_steps + 1):
-        actions = np.clip(np.nan_to_num(actions), -1.0, 1.0)  # a diverged member must not crash its simulator
-        next_observations = np.empty_like(observations)
-        rewards, masks = np.empty(len(members), np.float32), np.empty(len(members), np.float32)
-        after = np.empty_like(observations)  # where each member continues: next obs, or a reset's
-        for i, env in enumerate(envs):
-            obs, reward, terminated, truncated, _ = env.step(actions[i])
-            next_observations[i], rewards[i], masks[i] = obs, reward, 0.0 if terminated else 1.0
-            episode_returns[i] += reward
-            after[i] = obs
-            if terminated or truncated:
-                finished[i].append(episode_returns[i])
-                episode_returns[i] = 0.0
-                after[i] = env.reset()[0]
-        row = replay.pack(observations, actions, rewards * scale + shift, masks, next_observations)
-        buffer = fns["insert"](buffer, row)
-        if t < config.start_steps:
-            actions = np.stack([rng.uniform(-1.0, 1.0, action_dim) for rng in warmup_rngs]).astype(np.float32)
-        else:
-            state, actions, sums = fns["learn"](state, buffer, after, sums)
-            actions = np.asarray(actions)
-            learn_calls += 1
-            learn_calls_total += 1
-        observations = after
+    try:
+        for t in range(first_t + 1, config.max_steps + 1):
+            step = step_offset + t
+            # A diverged member must not crash its simulator.
+            actions = np.clip(np.nan_to_num(actions), -1.0, 1.0)
+            next_observations = np.empty_like(observations)
+            rewards = np.empty(len(local_members), np.float32)
+            masks = np.empty(len(local_members), np.float32)
+            after = np.empty_like(observations)  # where each member continues: next obs, or a reset's
+            for i, env in enumerate(envs):
+                obs, reward, terminated, truncated, _ = env.step(actions[i])
+                next_observations[i], rewards[i], masks[i] = obs, reward, 0.0 if terminated else 1.0
+                episode_returns[i] += reward
+                after[i] = obs
+                if terminated or truncated:
+                    finished[i].append(episode_returns[i])
+                    episode_returns[i] = 0.0
+                    after[i] = env.reset()[0]
+            row = replay.pack(observations, actions, rewards * scale + shift, masks, next_observations)
+            buffer = fns["insert"](buffer, layout.to_global(row))
+            if t < config.start_steps:
+                actions = _warmup_actions(local_members, t + 1, action_dim)
+            else:
+                state, actions, sums = fns["learn"](state, buffer, layout.to_global(after), sums)
+                actions = layout.to_local(actions)
+                learn_calls += 1
+                learn_calls_total += 1
+            observations = after
 
-        if t % config.log_interval == 0:
-            metrics = {}
-            if learn_calls:
-                metrics = averaged_metrics(to_host(sums), learn_calls, getattr(module, "DELAYED_METRICS", ()))
-                metrics["nonfinite_params"] = to_host(fns["count_nonfinite"](state))
-                sums, learn_calls = jax.tree_util.tree_map(jnp.zeros_like, sums), 0
-            extra = {
-                "episode_return": [float(np.mean(f)) if f else None for f in finished],
-                "env_steps_per_second": (t - first_t) / (time.time() - started),
-            }
-            finished = [[] for _ in members]
-            records.log_train(step_offset + t, metrics, extra, log=log)
-        bar.update(1)
-        if t % config.eval_interval == 0 or t == config.max_steps:
-            returns = evaluate(
-                lambda obs, state=state: np.nan_to_num(np.asarray(fns["act"](state, obs.astype(np.float32)))),
-                eval_envs,
-                config.eval_episodes,
-                eval_seed,
-            )
-            records.log_eval(step_offset + t, returns, references)
-            bar.set_postfix({metric.split("_")[0]: f"{records.latest_mean(metric):.1f}"})
-        if config.bellman_error_interval and t % config.bellman_error_interval == 0 and learn_calls_total:
-            errors = to_host(
-                fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
-            )
-            records.save_array(f"bellman_errors/step_{step_offset + t:09d}.npy", errors)
-        if t == config.max_steps or (config.checkpoint_interval and t % config.checkpoint_interval == 0):
-            record = records.record(step_offset + t)
-            record["warmup_rngs"] = [rng.bit_generator.state for rng in warmup_rngs]
-            checkpointer.save(step_offset + t, (state, buffer), record)
-    checkpointer.close()
-    bar.close()
-    records.close()
-    for env in envs + [e for row in eval_envs for e in row]:
-        env.close()
-    if not is_writer:
-        return {}
-    module = LEARNERS[config.learner][0]
-    hyperparams = {name: float(getattr(agent_config, name)) for name in module.SWEEPABLE}
-    run_info = {"env_name": env_name, "algo": algo, "references": references, **(info or {})}
-    return records.write_summaries(step_offset + config.max_steps, metric, run_info, hyperparams)
+            if t % config.log_interval == 0:
+                metrics = {}
+                if learn_calls:
+                    delayed = getattr(module, "DELAYED_METRICS", ())
+                    metrics = averaged_metrics(to_host(sums), learn_calls, delayed)
+                    metrics["nonfinite_params"] = to_host(fns["count_nonfinite"](state))
+                    sums, learn_calls = jax.tree_util.tree_map(jnp.zeros_like, sums), 0
+                local_returns = np.array([np.mean(f) if f else np.nan for f in finished], np.float64)
+                extra = {
+                    "episode_return": [
+                        None if np.isnan(r) else float(r) for r in layout.gather(local_returns)
+                    ],
+                    "env_steps_per_second": (t - first_t) / (time.time() - started),
+                }
+                finished = [[] for _ in local_members]
+                session.log_train(step, metrics, extra)
+            session.advance(1, step)
+            if session.eval_due(step):
+                # Process 0 evaluates every member with the gathered parameters; the others go on.
+                eval_state = to_host(state) if jax.process_count() > 1 else state
+                if session.is_writer:
+                    returns = evaluate(
+                        lambda obs, s=eval_state: np.nan_to_num(
+                            np.asarray(fns["act"](s, obs.astype(np.float32)))
+                        ),
+                        eval_envs,
+                        config.eval_episodes,
+                        eval_seed,
+                    )
+                    session.log_eval(step, returns, references, metric)
+            if config.bellman_error_interval and t % config.bellman_error_interval == 0 and learn_calls_total:
+                errors = to_host(
+                    fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
+                )
+                session.records.save_array(f"bellman_errors/step_{step:09d}.npy", errors)
+            if session.checkpoint_due(step):
+                session.checkpoint(step, (state, buffer))
+    finally:
+        for env in envs + [e for row in eval_envs for e in row]:
+            env.close()
+    return state, buffer

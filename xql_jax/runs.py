@@ -18,10 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from xql_jax.evaluation import normalized_score
-from xql_jax.logger import RunLogger, write_json
+from xql_jax.logger import write_json
 
 MEMBER_AXIS = "members"
 
@@ -118,6 +118,63 @@ def member_mesh(num_members: int, shard: Optional[bool] = None, log=print) -> Op
     return Mesh(np.asarray(devices), (MEMBER_AXIS,))
 
 
+class MemberLayout:
+    """Which members this process holds, and moves between its local rows and global arrays.
+
+    With one process every member is local and arrays pass through. Over several processes
+    (``jax.distributed``) the member axis is sharded over every device of every process; each
+    process steps the environments of the members on its own devices, and its rows become the
+    global array's shards (``jax.make_array_from_process_local_data``).
+    """
+
+    def __init__(self, num_members: int, mesh: Optional[Mesh]):
+        self.num_members = num_members
+        self.sharding = None
+        self.local_indices = list(range(num_members))
+        if mesh is not None and jax.process_count() > 1:
+            devices = mesh.devices.reshape(-1)
+            per_device = num_members // len(devices)
+            self.sharding = NamedSharding(mesh, PartitionSpec(MEMBER_AXIS))
+            self.local_indices = [
+                i for i in range(num_members) if devices[i // per_device].process_index == jax.process_index()
+            ]
+        self._mesh = mesh
+
+    def put(self, tree):
+        """Lay member-stacked arrays (the same values on every process) over the mesh."""
+        sharding = NamedSharding(self._mesh, PartitionSpec(MEMBER_AXIS))
+        if jax.process_count() == 1:
+            return jax.device_put(tree, sharding)
+        return jax.tree_util.tree_map(
+            lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]),
+            jax.device_get(tree),
+        )
+
+    def to_global(self, local_rows: np.ndarray):
+        """This process's rows (its members, in order) as the global member-stacked array."""
+        if self.sharding is None:
+            return local_rows
+        return jax.tree_util.tree_map(
+            lambda x: jax.make_array_from_process_local_data(
+                self.sharding, np.asarray(x), (self.num_members,) + np.shape(x)[1:]
+            ),
+            local_rows,
+        )
+
+    def to_local(self, global_array) -> np.ndarray:
+        """This process's rows of a member-stacked global array."""
+        if self.sharding is None:
+            return np.asarray(global_array)
+        shards = sorted(global_array.addressable_shards, key=lambda shard: shard.index[0].start or 0)
+        return np.concatenate([np.asarray(shard.data) for shard in shards])
+
+    def gather(self, local_rows: np.ndarray) -> np.ndarray:
+        """Every member's rows on every process (a collective)."""
+        if self.sharding is None:
+            return np.asarray(local_rows)
+        return np.asarray(multihost_utils.process_allgather(np.asarray(local_rows), tiled=True))
+
+
 def to_host(tree):
     """Fetch arrays to numpy; across processes the member axis is gathered first."""
     if jax.process_count() > 1:
@@ -160,30 +217,73 @@ def _describe(identity: Mapping) -> str:
     return f"{identity.get('dataset')} ({identity.get('location')}, content {identity.get('fingerprint')})"
 
 
+# What may differ between two starts of one run: where the same data lies now.
+_MOVABLE = ("location",)
+
+
+def _flatten(tree: Mapping, prefix: str = "") -> Dict[str, object]:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_differences(saved: Mapping, ours: Mapping, limit: int = 4) -> str:
+    """'field: saved -> ours' for the first ``limit`` fields that differ (flattened names)."""
+    saved_flat, our_flat = _flatten(saved), _flatten(ours)
+    names = sorted(
+        name
+        for name in set(saved_flat) | set(our_flat)
+        if saved_flat.get(name, "<absent>") != our_flat.get(name, "<absent>")
+        and name.split(".")[-1] not in _MOVABLE
+    )
+    shown = [f"{n}: {saved_flat.get(n, '<absent>')} -> {our_flat.get(n, '<absent>')}" for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return "; ".join(shown) + more
+
+
 def check_same_config(directory: str, config_json: str) -> None:
-    """Refuse to continue a workdir whose saved config (or data) differs from this run's."""
+    """Refuse to start in a directory whose config.json (config and run identity) differs from ours.
+
+    Called on every start, whether or not a checkpoint exists: a restart before the first
+    checkpoint must not append a second run's rows to the first one's files.
+    """
     path = os.path.join(directory, "config.json")
     if not os.path.exists(path):
         return
-    saved, ours = json.loads(open(path).read()), json.loads(config_json)
-    saved_run, our_run = saved.pop(RUN_IDENTITY, None), ours.pop(RUN_IDENTITY, None)
+    try:
+        saved = json.loads(open(path).read())
+    except ValueError:
+        raise ValueError(
+            f"{path} is not valid JSON (a damaged workdir): move it away to start over, or use a "
+            "new --workdir"
+        ) from None
+    ours = json.loads(config_json)
+    saved_run, our_run = saved.get(RUN_IDENTITY), ours.get(RUN_IDENTITY)
     if our_run and not saved_run:
         raise ValueError(
             f"{directory} holds a run whose config.json does not record its data (made before runs "
-            f"recorded it), so resuming it on {_describe(our_run)} cannot be checked. Use a new --workdir."
+            f"recorded it), so resuming it on {our_run.get('dataset') or our_run.get('env_name')} cannot "
+            "be checked. Use a new --workdir."
         )
-    if our_run and any(
-        saved_run.get(key) != our_run.get(key) for key in ("dataset", "fingerprint", "references")
+    if (
+        our_run
+        and "fingerprint" in our_run
+        and any(saved_run.get(key) != our_run.get(key) for key in ("dataset", "fingerprint", "references"))
     ):
         raise ValueError(
             f"{directory} holds a run on {_describe(saved_run)} (references {saved_run.get('references')}), "
             f"this run is on {_describe(our_run)} (references {our_run.get('references')}): resuming "
             "would mix two datasets (or two score scales) in one run. Use a new --workdir."
         )
-    if saved != ours:
+    differences = config_differences(saved, ours)
+    if differences:
         raise ValueError(
-            f"{directory} holds a run with a different config (config.json): resuming it with this "
-            "config would mix two runs. Use a new --workdir, or the same config to resume."
+            f"{directory} holds another run ({differences}): continuing it would mix two runs in one "
+            "workdir. Use a new --workdir, or the same settings to resume."
         )
 
 
@@ -197,7 +297,7 @@ def member_dirs(workdir: str, members: Sequence["Member"]) -> List[str]:
 def check_same_run(workdir: str, members: Sequence["Member"], config_json: str) -> None:
     """``check_same_config`` for every member directory of a run about to resume in ``workdir``;
     the loops call it before restoring a checkpoint, so a mismatch never reaches Orbax."""
-    for directory in member_dirs(workdir, members):
+    for directory in dict.fromkeys([workdir, *member_dirs(workdir, members)]):
         check_same_config(directory, config_json)
 
 
@@ -208,54 +308,42 @@ def _summarise(values: List[float]) -> Dict[str, Optional[float]]:
 
 
 class MemberRecords:
-    """Each member's outputs: workdir, logs, evaluations, and whether (and why) it diverged.
+    """What a run knows of each member: its evaluations and whether (and why) it diverged.
 
-    With one member its outputs go to ``workdir``; with several, to ``workdir/<member name>/`` and
-    the mean/std over seeds to ``workdir/summary.json``. Only the writing process (process 0 of a
-    multi-host run) creates files.
+    It checks every logged row for divergence, keeps the evaluations that summaries and checkpoints
+    need, and passes rows on to each member's outputs (``xql_jax.logger.RunLogger``, optionally
+    ``xql_jax.tracking.WandbLogger``), which the loop creates and injects; a process that does not
+    write (in a multi-process run, all but process 0) passes none. With one member its files go to
+    ``workdir``; with several, to ``workdir/<member name>/`` and the mean/std over seeds to
+    ``workdir/summary.json``.
     """
 
     def __init__(
         self,
         workdir: str,
         members: Sequence[Member],
-        config_json: str,
-        writer: bool = True,
+        outputs: Optional[Sequence[Sequence]] = None,
         resume: Optional[Mapping] = None,
-        cut_logs: bool = True,
     ):
-        """``resume`` is the ``record()`` of a checkpoint to continue from: its evaluations and
-        diverged members are restored and (with ``cut_logs``) the log files cut back to its step."""
+        """``outputs[i]`` are member i's outputs (each with ``log_train``, ``log_eval``, ``close``);
+        None writes nothing. ``resume`` is the ``record()`` of a checkpoint to continue from."""
         self.workdir = workdir
         self.members = list(members)
-        self.writer = writer
+        self.writer = outputs is not None
         self.dirs = member_dirs(workdir, self.members)
-        self.loggers: List[RunLogger] = []
+        self.outputs: List[Sequence] = list(outputs) if outputs is not None else [[] for _ in self.members]
         self.evaluations: List[List[Dict]] = [[] for _ in self.members]
         self.diverged: Dict[int, str] = {}
         self.start = time.time()
-        resume_step = None
         if resume is not None:
             if list(resume["members"]) != [m.name for m in self.members]:
                 raise ValueError(
                     f"the checkpoint in {workdir} holds members {resume['members']}, this run has "
                     f"{[m.name for m in self.members]}: use a new --workdir or the same seeds and sweep"
                 )
-            resume_step = int(resume["step"])
             self.evaluations = [list(e) for e in resume["evaluations"]]
             self.diverged = {int(i): message for i, message in resume["diverged"].items()}
             self.start -= float(resume["wall_time"])
-        if writer:
-            for member_dir in self.dirs:
-                os.makedirs(member_dir, exist_ok=True)
-                # A resumed run's config.json was compared already, before its checkpoint was
-                # restored (check_same_run); here it is written.
-                with open(os.path.join(member_dir, "config.json.tmp"), "w") as f:
-                    f.write(config_json)
-                os.replace(
-                    os.path.join(member_dir, "config.json.tmp"), os.path.join(member_dir, "config.json")
-                )
-                self.loggers.append(RunLogger(member_dir, resume_step=resume_step if cut_logs else None))
 
     def record(self, step: int) -> Dict:
         """What a checkpoint stores about the run besides the learner state (JSON-serialisable)."""
@@ -289,7 +377,9 @@ class MemberRecords:
                 row = {k: v for k, v in member_metrics.items() if k != "nonfinite_params"}
                 for name, value in (extra or {}).items():
                     row[name] = value[i] if isinstance(value, (list, np.ndarray)) else value
-                self.loggers[i].log_train(step, {k: v for k, v in row.items() if v is not None})
+                row = {k: v for k, v in row.items() if v is not None}
+                for output in self.outputs[i]:
+                    output.log_train(step, row)
         if not self.live:
             if len(self.members) == 1:
                 raise TrainingDiverged(self.diverged[0])
@@ -306,8 +396,8 @@ class MemberRecords:
                 "normalized_score_std": None if scores is None else float(scores.std()),
                 "wall_time": time.time() - self.start,
             }
-            if self.writer:
-                self.loggers[i].log_eval(step, result)
+            for output in self.outputs[i]:
+                output.log_eval(step, result)
             self.evaluations[i].append({"step": step, **result})
 
     def save_array(self, name: str, values: np.ndarray) -> None:
@@ -325,8 +415,9 @@ class MemberRecords:
         return float(np.mean([self.evaluations[i][-1][metric] for i in self.live if self.evaluations[i]]))
 
     def close(self) -> None:
-        for logger in self.loggers:
-            logger.close()
+        for outputs in self.outputs:
+            for output in outputs:
+                output.close()
 
     def write_summaries(
         self, steps: int, metric: str, info: Mapping, hyperparams: Mapping[str, float]

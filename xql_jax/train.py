@@ -14,12 +14,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import tqdm
 from jax.sharding import NamedSharding, PartitionSpec
 
 from xql_jax import d4rl_envs
 from xql_jax.agents import xql
-from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
     Dataset,
     DatasetError,
@@ -30,12 +28,11 @@ from xql_jax.data import (
     to_device,
 )
 from xql_jax.evaluation import evaluate
+from xql_jax.loop import OutputFactory, RunSession
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
-    MemberRecords,
     TrainingDiverged,
-    check_same_run,
     config_with_identity,
     count_nonfinite,
     make_members,
@@ -56,10 +53,10 @@ def check_shapes(dataset: Dataset, env) -> None:
         )
 
 
-def train_chunk_fn(config: xql.LearnerConfig, batch_size: int, num_steps: int):
+def train_chunk_fn(config: xql.XQLConfig, batch_size: int, num_steps: int):
     """``num_steps`` learner steps of one state with batches sampled on the device (not jitted)."""
 
-    def train_chunk(state: xql.OfflineState, data):
+    def train_chunk(state: xql.XQLState, data):
         def step(state, _):
             rng, key = jax.random.split(state.rng)
             batch = sample_batch(key, data, batch_size)
@@ -75,7 +72,7 @@ def train_chunk_fn(config: xql.LearnerConfig, batch_size: int, num_steps: int):
     return train_chunk
 
 
-def make_train_chunk(config: xql.LearnerConfig, batch_size: int, num_steps: int, members: bool = False):
+def make_train_chunk(config: xql.XQLConfig, batch_size: int, num_steps: int, members: bool = False):
     """Jitted chunk of ``num_steps`` steps: (state, data) -> (new_state, metrics averaged over the chunk).
 
     With ``members=True`` the state has a leading member axis and every member runs the same steps
@@ -89,15 +86,15 @@ def make_train_chunk(config: xql.LearnerConfig, batch_size: int, num_steps: int,
 
 
 def init_member_states(
-    members: Sequence[Member], observation_dim: int, action_dim: int, config: xql.LearnerConfig
-) -> xql.OfflineState:
+    members: Sequence[Member], observation_dim: int, action_dim: int, config: xql.XQLConfig
+) -> xql.XQLState:
     """Offline learner states stacked along a leading member axis."""
     return stacked_states(xql, members, observation_dim, action_dim, config)
 
 
-def learner_config_from(config: ml_collections.ConfigDict) -> xql.LearnerConfig:
+def learner_config_from(config: ml_collections.ConfigDict) -> xql.XQLConfig:
     """The learner's config; the actor's cosine schedule spans the whole run, fine-tuning included."""
-    return xql.LearnerConfig.from_dict({**config.agent.to_dict(), "decay_steps": learner_steps(config)})
+    return xql.XQLConfig.from_dict({**config.agent.to_dict(), "decay_steps": learner_steps(config)})
 
 
 def learner_steps(config: ml_collections.ConfigDict) -> int:
@@ -133,7 +130,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 class OfflineRun(NamedTuple):
     summary: Dict  # as saved in summary.json ({} on processes that do not write)
-    state: xql.OfflineState  # final learner states, stacked over members
+    state: xql.XQLState  # final learner states, stacked over members
     members: List[Member]
     dataset: Dataset  # rewards preprocessed
     references: Optional[Dict[str, float]]
@@ -154,6 +151,7 @@ def train_offline(
     num_seeds: int = 1,
     sweep: Optional[Dict[str, Sequence[float]]] = None,
     shard: Optional[bool] = None,
+    outputs: Optional[OutputFactory] = None,
 ) -> Dict:
     """Train offline learners and evaluate them; returns the summary also saved as summary.json.
 
@@ -162,7 +160,18 @@ def train_offline(
     ``workdir``; with several, to ``workdir/<member name>/`` and the mean/std to ``workdir``.
     """
     return run_offline(
-        config, workdir, env_name, seed, dataset_path, data_dir, progress, log, num_seeds, sweep, shard
+        config,
+        workdir,
+        env_name,
+        seed,
+        dataset_path,
+        data_dir,
+        progress,
+        log,
+        num_seeds,
+        sweep,
+        shard,
+        outputs=outputs,
     ).summary
 
 
@@ -216,6 +225,7 @@ def run_offline(
     sweep: Optional[Dict[str, Sequence[float]]] = None,
     shard: Optional[bool] = None,
     checkpoint_name: str = "checkpoints",
+    outputs: Optional[OutputFactory] = None,
 ) -> "OfflineRun":
     """``train_offline`` that also returns what fine-tuning continues from: states, data, members.
 
@@ -231,82 +241,75 @@ def run_offline(
         offline_data.source.references,
         offline_data.transform,
     )
-    config_json = config_with_identity(config, offline_data.identity)
+    identity = {**offline_data.identity, "env_name": env_name, "members": [m.name for m in members]}
+    config_json = config_with_identity(config, identity)
 
     # Process 0 evaluates and writes; other processes of a multi-host run only train.
     is_writer = jax.process_index() == 0
     envs_per_member = min(config.eval_episodes, config.eval_envs)
-    envs = (
-        [[offline_data.source.make_env() for _ in range(envs_per_member)] for _ in members]
-        if is_writer
-        else []
-    )
     metric = "normalized_score" if references is not None else "return_mean"
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
 
-    state = init_member_states(members, dataset.observation_dim, dataset.action_dim, learner_config)
-    data = to_device(dataset)
-    if mesh is not None:
-        state = jax.device_put(state, NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
-        data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
-    checkpointer = Checkpointer(workdir, config.checkpoints_to_keep, checkpoint_name)
-    resume = None
-    if checkpointer.latest_step() is not None:
-        check_same_run(workdir, members, config_json)  # before restoring: a clear refusal, no Orbax error
-        state, resume = checkpointer.restore(checkpointer.latest_step(), state)
-        log(f"resuming from the checkpoint at step {resume['step']} in {checkpointer.directory}")
-    step = resume["step"] if resume else 0
-    records = MemberRecords(
+    session = RunSession(
         workdir,
         members,
         config_json,
-        writer=is_writer,
-        resume=resume,
-        cut_logs=step < config.max_steps,  # a finished phase keeps what later phases logged
+        total_steps=config.max_steps,
+        eval_interval=config.eval_interval,
+        checkpoint_interval=config.checkpoint_interval,
+        checkpoints_to_keep=config.checkpoints_to_keep,
+        checkpoint_name=checkpoint_name,
+        outputs=outputs,
+        progress=progress,
+        description=env_name,
+        log=log,
     )
-    train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
-    actor_def = xql.networks(learner_config, dataset.action_dim)[0]
-    act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
-    eval_seed = 1_000_000 * (seed + 1)  # the same start states for every member: paired comparisons
-
-    bar = tqdm.tqdm(
-        total=config.max_steps, initial=step, disable=not (progress and is_writer), desc=env_name, unit="step"
-    )
-    first_step, started = step, time.time()
-    while step < config.max_steps:
-        state, metrics = train_chunk(state, data)
-        step += config.log_interval
-        metrics = to_host(metrics)
-        speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
-        records.log_train(step, metrics, speed, log=log)
-        bar.update(config.log_interval)
-        if step % config.eval_interval == 0 or step >= config.max_steps:
-            actor_params = to_host(state.actor.params)  # a collective: every process takes part
-            if is_writer:
-                returns = evaluate(
-                    lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
-                    envs,
-                    config.eval_episodes,
-                    eval_seed,
-                )
-                records.log_eval(step, returns, references)
-                bar.set_postfix({metric.split("_")[0]: f"{records.latest_mean(metric):.1f}"})
-        if step >= config.max_steps or (
-            config.checkpoint_interval and step % config.checkpoint_interval == 0
-        ):
-            checkpointer.save(step, state, records.record(step))
-    checkpointer.close()
-    bar.close()
-    records.close()
-    for member_envs in envs:
-        for env in member_envs:
-            env.close()
-    summary = {}
-    if is_writer:
+    with session:
+        state = init_member_states(members, dataset.observation_dim, dataset.action_dim, learner_config)
+        data = to_device(dataset)
+        if mesh is not None:
+            state = jax.device_put(state, NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
+            data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
+        state, _ = session.start(state)
         info = {"env_name": env_name, "value_loss": learner_config.value_loss, "references": references}
         hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
-        summary = records.write_summaries(step, metric, info, hyperparams)
+        session.summary_on_exit(metric, info, hyperparams)
+        envs = (
+            [[offline_data.source.make_env() for _ in range(envs_per_member)] for _ in members]
+            if is_writer and not session.done
+            else []
+        )
+        train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
+        actor_def = xql.networks(learner_config, dataset.action_dim)[0]
+        act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
+        eval_seed = 1_000_000 * (seed + 1)  # the same start states for every member: paired comparisons
+
+        step, first_step, started = session.step, session.step, time.time()
+        try:
+            while step < config.max_steps:
+                state, metrics = train_chunk(state, data)
+                step += config.log_interval
+                metrics = to_host(metrics)
+                speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
+                session.log_train(step, metrics, speed, advance=config.log_interval)
+                if session.eval_due(step):
+                    actor_params = to_host(state.actor.params)  # a collective: every process takes part
+                    if is_writer:
+                        returns = evaluate(
+                            lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
+                            envs,
+                            config.eval_episodes,
+                            eval_seed,
+                        )
+                        session.log_eval(step, returns, references, metric)
+                if session.checkpoint_due(step):
+                    session.checkpoint(step, state)
+        finally:
+            for member_envs in envs:
+                for env in member_envs:
+                    env.close()
+        summary = session.finish()
     return OfflineRun(
         summary, state, members, dataset, references, transform, config_json, offline_data.source
     )

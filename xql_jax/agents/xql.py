@@ -33,7 +33,7 @@ from xql_jax.networks import (
 Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
 
-# Scalar hyperparameters the learner reads from ``OfflineState.hyperparams`` rather than from the static
+# Scalar hyperparameters the learner reads from ``XQLState.hyperparams`` rather than from the static
 # config: they are arrays, so a vmap over states sweeps them alongside seeds in one program.
 SWEEPABLE = ("beta", "awr_temperature", "expectile", "discount")
 
@@ -44,7 +44,7 @@ VALUE_NOISE_CLIP = 0.5  # offline/critic.py: value-action noise clipped to +-0.5
 
 
 @dataclasses.dataclass(frozen=True)
-class LearnerConfig:
+class XQLConfig:
     """Static hyperparameters of the offline learner; hashable so jit can treat it as static."""
 
     value_loss: str = "gumbel"  # "gumbel" (X-QL) or "expectile" (IQL)
@@ -95,7 +95,7 @@ class LearnerConfig:
             )
 
     @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "LearnerConfig":
+    def from_dict(cls, values: Dict[str, Any]) -> "XQLConfig":
         return config_from_dict(cls, values)
 
     @property
@@ -103,7 +103,7 @@ class LearnerConfig:
         return 2 if self.double_q else 1
 
 
-class OfflineState(NamedTuple):
+class XQLState(NamedTuple):
     """Everything the learner updates; ``value`` is None in the Q-only variant.
 
     ``hyperparams`` maps each name in SWEEPABLE to a float32 scalar (one per member when vmapped).
@@ -118,7 +118,7 @@ class OfflineState(NamedTuple):
     hyperparams: Dict[str, jax.Array]
 
 
-def networks(config: LearnerConfig, action_dim: int):
+def networks(config: XQLConfig, action_dim: int):
     """The three flax modules of the learner (actor, critic ensemble, value)."""
     actor = GaussianPolicy(
         config.hidden_dims,
@@ -135,9 +135,9 @@ def create_state(
     rng: jax.Array,
     observation_dim: int,
     action_dim: int,
-    config: LearnerConfig,
+    config: XQLConfig,
     hyperparams: Optional[Dict[str, float]] = None,
-) -> OfflineState:
+) -> XQLState:
     """Initialise parameters and optimizers from one PRNG key.
 
     ``hyperparams`` overrides some of the SWEEPABLE values of ``config`` for this state.
@@ -170,7 +170,7 @@ def create_state(
             params=value_def.init(value_key, observations)["params"],
             tx=adam(config.value_lr, config.grad_clip_norm),
         )
-    return OfflineState(
+    return XQLState(
         actor=actor,
         critic=critic,
         # A copy, not an alias: the training loop donates the state's buffers to jit.
@@ -182,7 +182,7 @@ def create_state(
     )
 
 
-def value_regression_loss(diff: jax.Array, config: LearnerConfig, hyperparams) -> jax.Array:
+def value_regression_loss(diff: jax.Array, config: XQLConfig, hyperparams) -> jax.Array:
     """Mean Gumbel (X-QL) or expectile (IQL) loss of diff = target - prediction."""
     if config.value_loss == "gumbel":
         return losses.gumbel_loss(
@@ -191,13 +191,13 @@ def value_regression_loss(diff: jax.Array, config: LearnerConfig, hyperparams) -
     return losses.expectile_loss(diff, hyperparams["expectile"]).mean()
 
 
-def target_critic_q(state: OfflineState, observations, actions, config: LearnerConfig) -> jax.Array:
+def target_critic_q(state: XQLState, observations, actions, config: XQLConfig) -> jax.Array:
     """Q of the target critics: the min over the two with double Q, else the single critic."""
     q = state.critic.apply_fn({"params": state.target_critic_params}, observations, actions)
     return maybe_min(q, config.double_q)
 
 
-def value_batch(batch: Batch, key: jax.Array, config: LearnerConfig) -> Tuple[jax.Array, jax.Array]:
+def value_batch(batch: Batch, key: jax.Array, config: XQLConfig) -> Tuple[jax.Array, jax.Array]:
     """(observations, actions) V is fit at: the dataset's, with the official options applied.
 
     ``value_action_noise``: actions a + clip(N(0, std), -0.5, 0.5), clipped to [-1, 1].
@@ -219,7 +219,7 @@ def value_batch(batch: Batch, key: jax.Array, config: LearnerConfig) -> Tuple[ja
     return observations, actions
 
 
-def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+def update_v(state: XQLState, batch: Batch, config: XQLConfig) -> Tuple[XQLState, Metrics]:
     """Regress V(s) onto the (min of the) target critics at dataset actions (see ``value_batch``)."""
     observations, actions = batch["observations"], batch["actions"]
     rng = state.rng
@@ -238,7 +238,7 @@ def update_v(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[
     return state._replace(value=state.value.apply_gradients(grads=grads), rng=rng), metrics
 
 
-def _advantages(state: OfflineState, batch: Batch, config: LearnerConfig) -> jax.Array:
+def _advantages(state: XQLState, batch: Batch, config: XQLConfig) -> jax.Array:
     target_q = target_critic_q(state, batch["observations"], batch["actions"], config)
     if config.q_only:
         # Without V, the baseline is Q at the policy's own mean action.
@@ -249,7 +249,7 @@ def _advantages(state: OfflineState, batch: Batch, config: LearnerConfig) -> jax
     return target_q - baseline
 
 
-def update_actor(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+def update_actor(state: XQLState, batch: Batch, config: XQLConfig) -> Tuple[XQLState, Metrics]:
     """Advantage-weighted regression: maximise exp(adv * awr_temperature) * log pi(a|s)."""
     rng, dropout_key = jax.random.split(state.rng)
     advantages = _advantages(state, batch, config)
@@ -275,7 +275,7 @@ def update_actor(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tu
     return state._replace(actor=state.actor.apply_gradients(grads=grads), rng=rng), metrics
 
 
-def critic_regression_loss(diff: jax.Array, config: LearnerConfig) -> jax.Array:
+def critic_regression_loss(diff: jax.Array, config: XQLConfig) -> jax.Array:
     """Sum over critics of the mean loss of diff = target - Q_i ([critics, batch]): 0.5 * Huber(delta)
     as offline/critic.py (0.5 x^2 up to |x| = delta, so gradients are capped at delta), or MSE."""
     if config.critic_loss == "huber":
@@ -285,7 +285,7 @@ def critic_regression_loss(diff: jax.Array, config: LearnerConfig) -> jax.Array:
     return per_sample.mean(axis=1).sum()
 
 
-def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+def update_q(state: XQLState, batch: Batch, config: XQLConfig) -> Tuple[XQLState, Metrics]:
     """Fit the critics to r + discount * mask * V(s') (``critic_regression_loss``), or by Gumbel
     regression in the Q-only variant."""
     if config.q_only:
@@ -311,13 +311,13 @@ def update_q(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[
     return state._replace(critic=state.critic.apply_gradients(grads=grads)), metrics
 
 
-def update_target(state: OfflineState, config: LearnerConfig) -> OfflineState:
+def update_target(state: XQLState, config: XQLConfig) -> XQLState:
     """Polyak-average the target critic toward the online critic."""
     target = optax.incremental_update(state.critic.params, state.target_critic_params, config.tau)
     return state._replace(target_critic_params=target)
 
 
-def update(state: OfflineState, batch: Batch, config: LearnerConfig) -> Tuple[OfflineState, Metrics]:
+def update(state: XQLState, batch: Batch, config: XQLConfig) -> Tuple[XQLState, Metrics]:
     """One learner step in the order of IQL / X-QL: V, actor, Q, target critic."""
     metrics: Metrics = {}
     if not config.q_only:
@@ -338,13 +338,13 @@ def policy_actions(actor_def: nn.Module, actor_params, observations: jax.Array) 
     return jnp.clip(means, -1.0, 1.0)
 
 
-def eval_actions(state: OfflineState, observations: jax.Array, config: LearnerConfig) -> jax.Array:
+def eval_actions(state: XQLState, observations: jax.Array, config: XQLConfig) -> jax.Array:
     """The online loop's deterministic actions (the Gaussian mean), for fine-tuning."""
     means, _ = state.actor.apply_fn({"params": state.actor.params}, observations)
     return jnp.clip(means, -1.0, 1.0)
 
 
-def explore_actions(state: OfflineState, observations: jax.Array, key: jax.Array, config: LearnerConfig):
+def explore_actions(state: XQLState, observations: jax.Array, key: jax.Array, config: XQLConfig):
     """Actions sampled from the Gaussian policy, clipped to [-1, 1]: how fine-tuning collects data."""
     means, log_stds = state.actor.apply_fn({"params": state.actor.params}, observations)
     return jnp.clip(means + jnp.exp(log_stds) * jax.random.normal(key, means.shape), -1.0, 1.0)

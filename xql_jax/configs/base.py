@@ -9,7 +9,7 @@ import ml_collections
 def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
 
-    # ---- learner (xql_jax.agents.xql.LearnerConfig) ----
+    # ---- learner (xql_jax.agents.xql.XQLConfig) ----
     agent = ml_collections.ConfigDict()
     agent.value_loss = "gumbel"  # "gumbel": X-QL (Gumbel regression); "expectile": the IQL baseline
     agent.beta = 2.0  # Gumbel temperature of the value loss (the paper's beta, "--temp" upstream)

@@ -79,7 +79,7 @@ def get_config(variant: str = "xsac") -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.variant = variant  # the key of TASKS' betas
     sac_like = variant in ("xsac", "sac")
-    config.learner = "sac" if sac_like else "td3"  # xql_jax.online.LEARNERS
+    config.learner = "sac" if sac_like else "td3"  # xql_jax.agents.LEARNERS
     if sac_like:
         config.agent = _sac_agent("gumbel" if variant == "xsac" else "soft")
     else:

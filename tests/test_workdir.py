@@ -1,0 +1,146 @@
+"""A workdir holds one run: locked while it runs, its identity checked on every start, its damaged
+checkpoints and diverged members recorded rather than crashing or vanishing."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from xql_jax.train import train_offline
+
+MAZE = "pointmaze-umaze-v0"
+
+
+def test_a_second_run_in_a_locked_workdir_is_refused_and_the_lock_is_freed_after(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            f"f = open({str(workdir / '.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.write('pid 4242 on elsewhere'); f.flush(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match=r"is in use by another run \(pid 4242 on elsewhere\)"):
+            train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+        assert not (workdir / "metrics.jsonl").exists() and not (workdir / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone (a killed run frees its lock too): the workdir can be used.
+    summary = train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    assert summary["steps"] == 40
+    assert open(workdir / ".lock").read().startswith(f"pid {os.getpid()} on ")
+
+
+def test_another_config_or_member_set_is_refused_before_orbax_with_or_without_a_checkpoint(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    workdir = str(tmp_path / "run")
+    train_offline(tiny_offline_config, workdir, MAZE, dataset_path=small_maze_file, **quiet)
+    wider = tiny_offline_config.copy_and_resolve_references()
+    wider.agent.hidden_dims = (16, 16)  # another parameter shape: Orbax would fail on the template
+    with pytest.raises(ValueError, match=r"holds another run \(agent\.hidden_dims: \[8, 8\] -> \[16, 16\]\)"):
+        train_offline(wider, workdir, MAZE, dataset_path=small_maze_file, **quiet)
+    with pytest.raises(
+        ValueError, match=r"holds another run \(run\.members: \['seed0'\] -> \['seed0', 'seed1'\]"
+    ):
+        train_offline(tiny_offline_config, workdir, MAZE, dataset_path=small_maze_file, num_seeds=2, **quiet)
+    # No checkpoint at all (a run that died before its first one): still this run's workdir only.
+    os.system(f"rm -r {workdir}/checkpoints")
+    with pytest.raises(ValueError, match=r"agent\.hidden_dims"):
+        train_offline(wider, workdir, MAZE, dataset_path=small_maze_file, **quiet)
+    steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert steps == [20, 40]  # the refused starts wrote nothing
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    workdir = tmp_path / "run"
+    tiny_offline_config.max_steps = 60
+    tiny_offline_config.eval_interval = 20
+    train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["40", "60"]
+    # Damage every file of the newest checkpoint's state (a disk error, a half-deleted folder).
+    for root, _, files in os.walk(workdir / "checkpoints" / "60" / "state"):
+        for name in files:
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(b"garbage")
+    lines = []
+    summary = train_offline(
+        tiny_offline_config,
+        str(workdir),
+        MAZE,
+        dataset_path=small_maze_file,
+        progress=False,
+        log=lines.append,
+    )
+    assert any("checkpoint at step 60" in line and "cannot be read" in line for line in lines), lines
+    assert any("resuming from the checkpoint at step 40" in line for line in lines), lines
+    assert summary["steps"] == 60
+    steps = [json.loads(line)["step"] for line in open(workdir / "metrics.jsonl")]
+    assert steps == [20, 40, 60]  # step 60 redone once, not appended twice
+
+    for name in os.listdir(workdir / "checkpoints" / "40" / "state"):
+        path = workdir / "checkpoints" / "40" / "state" / name
+        if path.is_file():
+            path.write_bytes(b"garbage")
+    for root, _, files in os.walk(workdir / "checkpoints" / "60" / "state"):
+        for name in files:
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(b"garbage")
+    with pytest.raises(ValueError, match=r"no checkpoint in .* can be read \(steps \[60, 40\]\)"):
+        train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+
+
+def test_a_diverged_run_leaves_its_summary_and_a_wholly_diverged_setting_is_reported(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    from xql_jax.runs import TrainingDiverged
+
+    workdir = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match="training diverged at step"):
+        train_offline(
+            tiny_offline_config,
+            str(workdir),
+            MAZE,
+            dataset_path=small_maze_file,
+            sweep={"beta": [1e-30]},  # the Gumbel loss explodes
+            **quiet,
+        )
+    summary = json.load(open(workdir / "summary.json"))
+    assert summary["diverged"] and summary["last"] is None and summary["steps"] == 20
+    # In a sweep, a setting whose every seed diverged is reported; the others go on.
+    sweep_dir = tmp_path / "sweep"
+    summary = train_offline(
+        tiny_offline_config,
+        str(sweep_dir),
+        MAZE,
+        dataset_path=small_maze_file,
+        num_seeds=2,
+        sweep={"beta": [2.0, 1e-30]},
+        **quiet,
+    )
+    assert summary["groups"]["beta=1e-30"]["last"]["n"] == 0
+    assert summary["groups"]["beta=2"]["last"]["n"] == 2
+    assert sorted(summary["diverged"]) == ["seed0_beta1e-30", "seed1_beta1e-30"]
+
+
+def test_a_workdir_that_is_a_file_is_refused_in_one_line(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(ValueError, match=r"--workdir .*file is a file, not a folder"):
+        train_offline(tiny_offline_config, str(path), MAZE, dataset_path=small_maze_file, **quiet)

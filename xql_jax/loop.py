@@ -1,0 +1,266 @@
+"""The skeleton the offline and online training loops share: one run's life in its workdir.
+
+A ``RunSession`` owns everything around the learner's steps, so the two loops differ only in how
+they make a step (scanned chunks on a dataset; environment steps and a replay buffer):
+
+- the workdir: created (``~`` expanded), checked writable, and locked for the run's lifetime;
+- the run's identity: config.json (the config and what identifies the run: data, environment,
+  members) is compared on *every* start, checkpoint or not, before anything is restored;
+- resuming: the newest readable checkpoint (older ones if it is damaged), and the output files cut
+  back to its step; with no checkpoint, back to the phase's first step, so a restart before the
+  first checkpoint never appends a second copy of its rows;
+- records and outputs (JSONL/CSV/TensorBoard, optionally wandb), injected per member;
+- the cadence of logging, evaluation and checkpoints, the progress bar, closing, summary.json —
+  written also when training diverges, so a diverged run says so in its workdir.
+
+Only process 0 of a multi-process run locks, writes and evaluates; every process checks the
+identity and takes part in checkpoints (Orbax saves collectively).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import jax
+import tqdm
+
+from xql_jax.checkpoints import Checkpointer
+from xql_jax.logger import RunLogger
+from xql_jax.runs import Member, MemberRecords, TrainingDiverged, check_same_run, member_dirs
+
+# Output factory: (member directory, step the files are cut back to, member) -> outputs of that member.
+OutputFactory = Callable[[str, Optional[int], Member], Sequence[Any]]
+
+
+def default_outputs(directory: str, resume_step: Optional[int], member: Member) -> List[Any]:
+    return [RunLogger(directory, resume_step=resume_step)]
+
+
+def prepare_workdir(workdir: str) -> str:
+    """``workdir`` with ``~`` expanded, created and writable; one line naming the problem otherwise."""
+    workdir = os.path.expanduser(workdir)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise ValueError(f"--workdir {workdir} is a file, not a folder: choose another --workdir")
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"cannot create --workdir {workdir} ({error.strerror}): choose a folder you can write to"
+        ) from None
+    if not os.access(workdir, os.W_OK | os.X_OK):
+        raise ValueError(f"--workdir {workdir} is not writable: choose a folder you can write to")
+    return workdir
+
+
+LOCK_NAME = ".lock"
+_held_locks: Dict[str, Tuple[Any, int]] = {}  # real path -> (open lock file, holders in this process)
+
+
+def lock_workdir(workdir: str) -> str:
+    """Hold ``workdir``'s lock (an flock, released by the system when the process dies) or refuse in
+    one line naming its holder. Re-entrant within a process: fine-tuning's two phases share it."""
+    key = os.path.realpath(workdir)
+    if key in _held_locks:
+        lock_file, holders = _held_locks[key]
+        _held_locks[key] = (lock_file, holders + 1)
+        return key
+    lock_file = open(os.path.join(workdir, LOCK_NAME), "a+")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.seek(0)
+        holder = lock_file.read().strip() or "another process"
+        lock_file.close()
+        raise ValueError(
+            f"{workdir} is in use by another run ({holder}): wait for it to end, or use another --workdir"
+        ) from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    lock_file.flush()
+    _held_locks[key] = (lock_file, 1)
+    return key
+
+
+def unlock_workdir(key: str) -> None:
+    lock_file, holders = _held_locks[key]
+    if holders > 1:
+        _held_locks[key] = (lock_file, holders - 1)
+        return
+    del _held_locks[key]
+    fcntl.flock(lock_file, fcntl.LOCK_UN)
+    lock_file.close()
+
+
+class RunSession:
+    """One phase of a run in its workdir (see the module docstring); used as a context manager.
+
+    Steps are the logged steps: ``first_step`` (the steps of earlier phases, e.g. fine-tuning's
+    offline phase) plus this phase's own. ``total_steps`` is this phase's length; intervals count
+    this phase's steps.
+    """
+
+    def __init__(
+        self,
+        workdir: str,
+        members: Sequence[Member],
+        config_json: str,
+        *,
+        total_steps: int,
+        eval_interval: int,
+        checkpoint_interval: int,
+        checkpoints_to_keep: int,
+        first_step: int = 0,
+        checkpoint_name: str = "checkpoints",
+        outputs: Optional[OutputFactory] = None,
+        progress: bool = True,
+        description: str = "",
+        log: Callable[[str], None] = print,
+    ):
+        self.members = list(members)
+        self.config_json = config_json
+        self.total_steps, self.first_step = total_steps, first_step
+        self.eval_interval, self.checkpoint_interval = eval_interval, checkpoint_interval
+        self.log = log
+        self.is_writer = jax.process_index() == 0
+        self.workdir = prepare_workdir(workdir) if self.is_writer else os.path.expanduser(workdir)
+        self._lock = lock_workdir(self.workdir) if self.is_writer else None
+        try:
+            # Before anything is restored or written: another run's workdir is refused here.
+            check_same_run(self.workdir, self.members, config_json)
+            self.checkpointer = Checkpointer(self.workdir, checkpoints_to_keep, checkpoint_name)
+        except BaseException:
+            self._release()
+            raise
+        self._outputs = outputs or default_outputs
+        self._progress, self._description = progress, description
+        self.records: Optional[MemberRecords] = None
+        self.bar = None
+        self.step = first_step
+        self._summary_args: Optional[Tuple[str, Mapping, Mapping]] = None
+        self._closed = False
+
+    # -- start -------------------------------------------------------------------------------------
+    def start(self, template: Any) -> Tuple[Any, Optional[Dict]]:
+        """Restore the newest readable checkpoint into ``template``'s layout (or keep ``template``),
+        cut the output files back to the step resumed from, and open the outputs.
+
+        Returns ``(state, record)``; ``record`` is the checkpoint's loop record (None when starting
+        afresh) and ``self.step`` the step resumed from."""
+        state, record = self.checkpointer.restore_latest(template, log=self.log)
+        if record is not None:
+            self.step = int(record["step"])
+            self.log(f"resuming from the checkpoint at step {self.step} in {self.checkpointer.directory}")
+        finished = self.step >= self.first_step + self.total_steps
+        # A finished phase keeps what later phases logged; otherwise rows past the step resumed from
+        # (or every row of this phase, when there is no checkpoint) belonged to an attempt that died.
+        cut_to = None if finished else self.step
+        outputs = None
+        if self.is_writer:
+            outputs = []
+            # The workdir's own config.json too (a multi-member run's), so a start with other
+            # members is compared with it.
+            for directory in dict.fromkeys([self.workdir, *member_dirs(self.workdir, self.members)]):
+                os.makedirs(directory, exist_ok=True)
+                with open(os.path.join(directory, "config.json.tmp"), "w") as f:
+                    f.write(self.config_json)
+                os.replace(os.path.join(directory, "config.json.tmp"), os.path.join(directory, "config.json"))
+            for member, directory in zip(self.members, member_dirs(self.workdir, self.members), strict=True):
+                outputs.append(self._outputs(directory, cut_to, member))
+        self.records = MemberRecords(self.workdir, self.members, outputs, resume=record)
+        self.bar = tqdm.tqdm(
+            total=self.total_steps,
+            initial=self.step - self.first_step,
+            disable=not (self._progress and self.is_writer),
+            desc=self._description,
+            unit="step",
+        )
+        return state, record
+
+    def summary_on_exit(self, metric: str, info: Mapping, hyperparams: Mapping) -> None:
+        """What ``finish`` (or a divergence) writes into summary.json besides the evaluations."""
+        self._summary_args = (metric, dict(info), dict(hyperparams))
+
+    # -- cadence -----------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.step >= self.first_step + self.total_steps
+
+    def _due(self, step: int, interval: int) -> bool:
+        local = step - self.first_step
+        return local >= self.total_steps or bool(interval and local % interval == 0)
+
+    def eval_due(self, step: int) -> bool:
+        return self._due(step, self.eval_interval)
+
+    def checkpoint_due(self, step: int) -> bool:
+        return self._due(step, self.checkpoint_interval)
+
+    # -- records -----------------------------------------------------------------------------------
+    def log_train(self, step: int, metrics: Mapping, extra: Optional[Mapping] = None, advance: int = 0):
+        """Check and log averaged metrics (arrays over members); raises TrainingDiverged when every
+        member has diverged."""
+        self.step = step
+        self.records.log_train(step, metrics, extra, log=self.log)
+        if advance:
+            self.bar.update(advance)
+
+    def advance(self, steps: int, step: int) -> None:
+        self.step = step
+        self.bar.update(steps)
+
+    def log_eval(self, step: int, returns, references: Optional[Mapping], metric: str) -> None:
+        self.records.log_eval(step, returns, references)
+        self.bar.set_postfix({metric.split("_")[0]: f"{self.records.latest_mean(metric):.1f}"})
+
+    def checkpoint(self, step: int, state: Any, extra_record: Optional[Mapping] = None) -> None:
+        self.checkpointer.save(step, state, {**self.records.record(step), **(extra_record or {})})
+
+    # -- end ---------------------------------------------------------------------------------------
+    def finish(self) -> Dict:
+        """Close the outputs and write summary.json; returns the run's summary ({} off process 0)."""
+        self._close_outputs()
+        summary = self._write_summary()
+        self._close()
+        return summary
+
+    def _write_summary(self) -> Dict:
+        if not self.is_writer or self.records is None or self._summary_args is None:
+            return {}
+        metric, info, hyperparams = self._summary_args
+        return self.records.write_summaries(self.step, metric, info, hyperparams)
+
+    def _close_outputs(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.records is not None:
+            self.records.close()
+            self.records.outputs = [[] for _ in self.members]
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._close_outputs()
+        self.checkpointer.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            unlock_workdir(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> "RunSession":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if isinstance(error, TrainingDiverged) and not self._closed:
+            # The workdir records the divergence (summary.json names who diverged, when and why), so
+            # report.py lists the run as diverged rather than unfinished.
+            self._close_outputs()
+            self._write_summary()
+        self._close()
