@@ -25,6 +25,12 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
     "matplotlib>=3.8",
     "scipy>=1.11",  # maximum-likelihood fits of the Bellman-error analysis
+    # The report's aggregate statistics (stratified-bootstrap intervals, performance profiles):
+    # rliable 1.2.0 needs arch < 8, and arch 7.2 fails to import with pandas 3 (`deprecate_kwarg`).
+    "rliable==1.2.0",
+    "arch>=7,<8",
+    "pandas>=2,<3",
+    "seaborn>=0.12",  # rliable's plot_utils imports it
 ]
 
 setup(
