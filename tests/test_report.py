@@ -271,3 +271,41 @@ def test_a_method_mixing_normalized_scores_and_returns_is_refused(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and len(lines) == 1 and "mixes metrics" in lines[0]
     assert os.path.join(raw, "seed0") in lines[0] and "Traceback" not in result.stderr
+
+
+def test_curves_are_aligned_by_step_and_cut_off_rows_skipped(tmp_path):
+    # seed0 evaluated at 10, 20, 30 and was killed while writing a row; seed1 has only eval.csv,
+    # evaluated at 10 and 30 (another interval), with a cut-off last row.
+    write_member(tmp_path / "seed0", "hopper-medium-v2", 3.0, [(10, 1.0), (20, 2.0), (30, 3.0)])
+    with open(tmp_path / "seed0" / "eval.jsonl", "a") as f:
+        f.write('{"step": 40, "normalized_score": 4')
+    write_member(tmp_path / "seed1", "hopper-medium-v2", 7.0, [(10, 5.0), (30, 7.0)])
+    os.remove(tmp_path / "seed1" / "eval.jsonl")
+    with open(tmp_path / "seed1" / "eval.csv", "a") as f:
+        f.write("40,100.0,1.0,9")
+    curves = [report.read_curve(str(tmp_path / s), "normalized_score") for s in ("seed0", "seed1")]
+    np.testing.assert_array_equal(curves[0][0], [10, 20, 30])
+    np.testing.assert_array_equal(curves[1][0], [10, 30])
+    steps, values, dropped = report.aligned_curves(curves)
+    np.testing.assert_array_equal(steps, [10, 30])
+    np.testing.assert_allclose(values.mean(0), [3.0, 5.0])  # by row it would pair 20 with 30
+    assert dropped == 1
+
+    out = tmp_path / "curve.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "experiments", "plot_curves.py"),
+            f"--runs=X-QL={tmp_path / 'seed0'}+{tmp_path / 'seed1'}",
+            f"--out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        "X-QL: mean over 2 seeds at the 2 steps all evaluated; left out 1 step(s) only some seeds evaluated"
+        in (result.stdout)
+    )
+    assert os.path.getsize(out) > 10_000
