@@ -46,7 +46,9 @@ setup(
     package_data={"xql_jax.data": ["behavior_policies/*.npz", "behavior_policies/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.5"],
+        "test": ["pytest>=8", "ruff>=0.5", "wandb==0.31.0"],
+        # Optional Weights & Biases logging (xql_jax.tracking); imported only when used.
+        "wandb": ["wandb==0.31.0"],
         # GPU builds of the pinned jaxlib (pick the one matching the machine's CUDA driver).
         "cuda12": ["jax[cuda12]==0.10.2"],
         "cuda13": ["jax[cuda13]==0.10.2"],
