@@ -6,6 +6,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -30,10 +31,13 @@ def read_records(run_dir):
     """
     from wandb.proto import wandb_internal_pb2
 
-    (path,) = glob.glob(os.path.join(run_dir, "run-*.wandb"))
+    paths = glob.glob(os.path.join(run_dir, "run-*.wandb"))
+    if not paths:
+        return []
+    (path,) = paths
     with open(path, "rb") as f:
         data = f.read()
-    assert data[:4] == b":W&B"
+    assert data[:4] == b":W&B" or len(data) < 7
     records, pending, pos = [], b"", 7
     while pos + 7 <= len(data):
         left = 32768 - pos % 32768
@@ -41,6 +45,8 @@ def read_records(run_dir):
             pos += left
             continue
         _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if pos + 7 + length > len(data):  # a chunk still being written
+            break
         if kind == 0:
             pos += left
             continue
@@ -52,6 +58,17 @@ def read_records(run_dir):
             records.append(record)
             pending = b""
     return records
+
+
+def finished_records(run_dir, timeout=60.0):
+    """The run's records once its "exit" record is on disk: wandb's service writes the file on its
+    own, and under load ``finish()`` can return before it has (the process's exit would flush it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = read_records(run_dir)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.05)
 
 
 def history(records):
@@ -80,7 +97,7 @@ def test_offline_run_holds_the_logged_rows_and_resumes_the_same_run(offline_wand
     logger.close()
     logger.close()  # closing twice is harmless, as RunLogger's
 
-    records = read_records(first_dir)
+    records = finished_records(first_dir)
     rows = history(records)
     assert rows == [
         {"step": 1000, "train/critic_loss": 0.5, "train/v": 1.25},
@@ -100,7 +117,7 @@ def test_offline_run_holds_the_logged_rows_and_resumes_the_same_run(offline_wand
     resumed.log_eval(3000, {"normalized_score": 50.0})
     resumed.close()
     second_dir = os.path.dirname(resumed.run.dir)
-    assert second_dir != first_dir and history(read_records(second_dir)) == [
+    assert second_dir != first_dir and history(finished_records(second_dir)) == [
         {"step": 3000, "eval/normalized_score": 50.0}
     ]
     fresh = tracking.WandbLogger("xql-test", directory=member_dir, resume=False)
