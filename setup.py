@@ -25,6 +25,12 @@ INSTALL_REQUIRES = [
     "tqdm>=4.66",
     "matplotlib>=3.8",
     "scipy>=1.11",  # maximum-likelihood fits of the Bellman-error analysis
+    # The report's aggregate statistics (stratified-bootstrap intervals, performance profiles):
+    # rliable 1.2.0 needs arch < 8, and arch 7.2 fails to import with pandas 3 (`deprecate_kwarg`).
+    "rliable==1.2.0",
+    "arch>=7,<8",
+    "pandas>=2,<3",
+    "seaborn>=0.12",  # rliable's plot_utils imports it
 ]
 
 setup(
@@ -40,7 +46,9 @@ setup(
     package_data={"xql_jax.data": ["behavior_policies/*.npz", "behavior_policies/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.5"],
+        "test": ["pytest>=8", "ruff>=0.5", "wandb==0.31.0"],
+        # Optional Weights & Biases logging (xql_jax.tracking); imported only when used.
+        "wandb": ["wandb==0.31.0"],
         # GPU builds of the pinned jaxlib (pick the one matching the machine's CUDA driver).
         "cuda12": ["jax[cuda12]==0.10.2"],
         "cuda13": ["jax[cuda13]==0.10.2"],

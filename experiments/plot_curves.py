@@ -2,19 +2,22 @@
 
   python experiments/plot_curves.py --runs=X-QL=runs/a,IQL=runs/b --out=docs/curve.png
 
-A label may name several workdirs joined by '+' (seeds): their mean is drawn with a min-max band.
+A label may name several workdirs joined by '+' (seeds): their mean is drawn with a min-max band,
+at the steps every seed evaluated (matched by step, not by row; steps only some seeds reached are
+left out and counted in the legend). Rows cut off by a kill are skipped; eval.csv is read when a
+workdir has no eval.jsonl.
 """
 
-import json
 import os
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 from absl import app, flags
 from common import labelled_workdirs
+
+from xql_jax import report
 
 flags.DEFINE_list("runs", None, "LABEL=workdir[+workdir...] pairs.", required=True)
 flags.DEFINE_string("out", "curve.png", "Output PNG.")
@@ -25,23 +28,29 @@ FLAGS = flags.FLAGS
 
 
 def read_curve(workdir, metric):
-    path = os.path.join(workdir, "eval.jsonl")
-    if not os.path.isfile(path):
-        raise app.UsageError(f"no eval.jsonl in {workdir}: is it a training workdir?")
-    rows = [json.loads(line) for line in open(path)]
-    return np.array([r["step"] for r in rows]), np.array([r[metric] for r in rows], float)
+    if not any(os.path.isfile(os.path.join(workdir, name)) for name in ("eval.jsonl", "eval.csv")):
+        raise app.UsageError(f"no eval.jsonl or eval.csv in {workdir}: is it a training workdir?")
+    steps, values = report.read_curve(workdir, metric)
+    if not len(steps):
+        raise app.UsageError(f"no complete evaluation with {metric!r} in {workdir}")
+    return steps, values
 
 
 def main(_):
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, workdirs in labelled_workdirs(FLAGS.runs):
         curves = [read_curve(d, FLAGS.metric) for d in workdirs]
-        length = min(len(steps) for steps, _ in curves)
-        steps = curves[0][0][:length]
-        values = np.stack([v[:length] for _, v in curves])
-        ax.plot(steps, values.mean(0), label=f"{label} (n={len(curves)})")
+        steps, values, dropped = report.aligned_curves(curves)
+        if not len(steps):
+            raise app.UsageError(f"{label}: its workdirs share no evaluation step")
+        note = f"; left out {dropped} step(s) only some seeds evaluated" if dropped else ""
+        ax.plot(steps, values.mean(0), label=f"{label} (n={len(curves)}{note})")
         if len(curves) > 1:
             ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
+        if dropped:
+            print(
+                f"{label}: mean over {len(curves)} seeds at the {len(steps)} steps all evaluated; {note[2:]}"
+            )
     ax.set_xlabel(FLAGS.xlabel)
     ax.set_ylabel(FLAGS.metric.replace("_", " "))
     ax.set_title(FLAGS.title)

@@ -1,6 +1,5 @@
-"""The paper's analyses: distribution fits, Gumbel regression, the report, the ablation configs."""
+"""The paper's analyses: distribution fits, Gumbel regression, ablation configs (the report: test_report)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from xql_jax import analysis, report
+from xql_jax import analysis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,78 +47,6 @@ def test_gumbel_regression_moves_from_mean_toward_max_as_in_closed_form():
         closed_form = np.sin(3 * grid) + 0.25 / (2 * beta)  # Gaussian noise: mean + sigma^2 / (2 beta)
         assert np.mean(np.abs(fit - closed_form)) < 0.08, beta
     assert np.mean(fits[0] - fits[1]) == pytest.approx(0.25 / 1.0 - 0.25 / 10.0, abs=0.06)
-
-
-def write_run(directory, env_name, metric, last, best, curve):
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "summary.json"), "w") as f:
-        json.dump({"env_name": env_name, "metric": metric, "last": last, "best": best}, f)
-    with open(os.path.join(directory, "eval.jsonl"), "w") as f:
-        for step, value in curve:
-            f.write(json.dumps({"step": step, metric: value}) + "\n")
-        f.write('{"step": 99')  # a row cut off by a kill is skipped
-
-
-def test_report_table_and_curves_from_synthetic_workdirs(tmp_path):
-    xql_runs = [tmp_path / f"xql{i}" for i in range(3)]
-    for i, (last, best) in enumerate([(60.0, 70.0), (70.0, 75.0), (80.0, 80.0)]):
-        write_run(
-            xql_runs[i], "hopper-medium-v2", "normalized_score", last, best, [(10, 1.0 * i), (20, last)]
-        )
-    # A multi-seed IQL run: an aggregate summary with groups, members in subdirectories; one diverged.
-    iql = tmp_path / "iql"
-    os.makedirs(iql)
-    with open(iql / "summary.json", "w") as f:
-        json.dump({"groups": {"all": {"members": ["seed0", "seed1"]}}}, f)
-    write_run(iql / "seed0", "hopper-medium-v2", "normalized_score", 50.0, 55.0, [(10, 5.0), (20, 50.0)])
-    write_run(iql / "seed1", "hopper-medium-v2", "normalized_score", None, 40.0, [(10, 40.0)])
-
-    results = report.collect("X-QL", [str(d) for d in xql_runs]) + report.collect("IQL", [str(iql)])
-    rows = report.table(results)
-    assert rows[0]["method"] == "X-QL" and rows[0]["seeds"] == 3
-    assert rows[0]["last_mean"] == pytest.approx(70.0) and rows[0]["last_std"] == pytest.approx(
-        np.std([60, 70, 80])
-    )
-    assert rows[0]["best_mean"] == pytest.approx(75.0)
-    assert rows[1]["method"] == "IQL" and rows[1]["seeds"] == 1 and rows[1]["diverged"] == 1
-    assert rows[1]["best_mean"] == pytest.approx(47.5)
-    text = report.markdown(rows)
-    assert (
-        "| hopper-medium-v2 | 70.0 ± 8.2 (75.0 ± 4.1) n=3 | 50.0 ± 0.0 (47.5 ± 7.5) n=1, 1 diverged |" in text
-    )
-    steps, mean, std = report.mean_curve([r for r in results if r.method == "X-QL"])
-    np.testing.assert_array_equal(steps, [10, 20])
-    np.testing.assert_allclose(mean, [1.0, 70.0]) and np.testing.assert_allclose(std[1], np.std([60, 70, 80]))
-
-    out = tmp_path / "out" / "report"
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "report.py"),
-            f"--runs=X-QL={'+'.join(map(str, xql_runs))},IQL={iql}",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert os.path.getsize(f"{out}_curves.png") > 10_000
-    assert open(f"{out}.csv").readline().startswith("env_name,method,metric,last_mean")
-    missing = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "report.py"),
-            f"--runs=X=={tmp_path}/nothing",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert (
-        missing.returncode != 0 and "no summary.json" in missing.stderr and "Traceback" not in missing.stderr
-    )
 
 
 def test_bellman_error_script_fits_saved_errors(tmp_path):

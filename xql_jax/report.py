@@ -1,17 +1,26 @@
-"""Results tables and learning curves from run workdirs (read-only; no training code involved).
+"""Results tables, the paper's numbers beside ours, rliable aggregates and curves from run workdirs.
 
-A *method* is a label given to one or more workdirs: a single-seed run, several single-seed runs,
-or a multi-member run (its members; a sweep's settings become separate methods). Every member
-contributes its summary.json (last and best score) and eval.jsonl (the curve).
+Read-only: no training code involved. A *method* is a label given to one or more workdirs: a
+single-seed run, several single-seed runs, or a multi-member run (its members; a sweep's settings
+become separate methods). Every member contributes its summary.json (last and best score) and its
+evaluation curve (eval.jsonl, or eval.csv when that is all there is).
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import os
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+
+from xql_jax import paper_results
+
+NORMALIZED = "normalized_score"
+OPTIMALITY_GAP_THRESHOLD = 100.0  # a D4RL normalized score of 100 is the expert's
+STATISTICS = ("IQM", "Mean", "Median", "Optimality Gap")
 
 
 class MemberResult(NamedTuple):
@@ -22,6 +31,9 @@ class MemberResult(NamedTuple):
     best: Optional[float]
     curve: Tuple[np.ndarray, np.ndarray]  # (steps, metric values)
     workdir: str
+    value_loss: Optional[str] = None  # "gumbel" / "expectile" offline; the launcher's algo otherwise
+    offline_steps: Optional[int] = None  # fine-tuning runs: the step the offline phase ended at
+    offline: Optional[float] = None  # and the score evaluated there
 
 
 def _read_json(path: str) -> Dict:
@@ -33,31 +45,60 @@ def _read_json(path: str) -> Dict:
         return json.load(f)
 
 
-def _curve(workdir: str, metric: str) -> Tuple[np.ndarray, np.ndarray]:
+def _complete_lines(path: str) -> List[str]:
+    # The logger ends every row with a newline; a line without one was cut off by a kill.
+    with open(path) as f:
+        return [line for line in f if line.endswith("\n")]
+
+
+def read_curve(workdir: str, metric: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of ``metric`` from ``eval.jsonl`` (else ``eval.csv``), skipping cut-off rows.
+
+    Rows without the metric (a run without reference scores has no normalized score) are skipped;
+    empty arrays when the workdir has neither file.
+    """
     steps, values = [], []
-    path = os.path.join(workdir, "eval.jsonl")
-    if os.path.isfile(path):
-        for line in open(path):
+    jsonl, csv_path = os.path.join(workdir, "eval.jsonl"), os.path.join(workdir, "eval.csv")
+    if os.path.isfile(jsonl):
+        for line in _complete_lines(jsonl):
             try:
                 row = json.loads(line)
             except ValueError:
-                continue  # a row cut off by a kill
+                continue
             if row.get(metric) is not None:
-                steps.append(row["step"])
-                values.append(row[metric])
-    return np.asarray(steps), np.asarray(values, float)
+                steps.append(int(row["step"]))
+                values.append(float(row[metric]))
+    elif os.path.isfile(csv_path):
+        lines = _complete_lines(csv_path)
+        for row in csv.DictReader(lines):
+            if None in row or row.get(metric) in (None, ""):  # a short or overlong row
+                continue
+            try:
+                steps.append(int(row["step"]))
+                values.append(float(row[metric]))
+            except ValueError:
+                continue
+    return np.asarray(steps, int), np.asarray(values, float)
 
 
 def _member(method: str, workdir: str, summary: Dict) -> MemberResult:
     metric = summary["metric"]
+    curve = read_curve(workdir, metric)
+    offline = None
+    if summary.get("offline_steps") is not None:
+        at = np.flatnonzero(curve[0] == int(summary["offline_steps"]))
+        offline = float(curve[1][at[0]]) if len(at) else None
     return MemberResult(
         method,
         summary["env_name"],
         metric,
         summary["last"],
         summary["best"],
-        _curve(workdir, metric),
+        curve,
         workdir,
+        summary.get("value_loss") or summary.get("algo"),
+        summary.get("offline_steps"),
+        offline,
     )
 
 
@@ -79,6 +120,22 @@ def collect(method: str, workdirs: Sequence[str]) -> List[MemberResult]:
     return results
 
 
+def check_metrics(results: Sequence[MemberResult]) -> None:
+    """Refuse (ValueError, one line naming the workdirs) a method whose runs report different metrics.
+
+    A run without reference scores reports raw returns; averaged with normalized scores it would
+    give a number that is neither.
+    """
+    for method in dict.fromkeys(r.method for r in results):
+        by_metric: Dict[str, List[str]] = {}
+        for r in results:
+            if r.method == method:
+                by_metric.setdefault(r.metric, []).append(r.workdir)
+        if len(by_metric) > 1:
+            parts = "; ".join(f"{metric} in {', '.join(dirs)}" for metric, dirs in by_metric.items())
+            raise ValueError(f"method {method!r} mixes metrics ({parts}); give each metric its own label")
+
+
 def _stats(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional[float], int]:
     kept = [v for v in values if v is not None]
     if not kept:
@@ -86,68 +143,382 @@ def _stats(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional
     return float(np.mean(kept)), float(np.std(kept)), len(kept)
 
 
-def table(results: Sequence[MemberResult]) -> List[Dict]:
-    """One row per (environment, method): mean and std over seeds of the last and best scores."""
+def _base_label(method: str) -> str:
+    return method.split(" [", 1)[0]
+
+
+def _paper_column(method: str, group: Sequence[MemberResult], columns: Mapping[str, str], finetune: bool):
+    if method in columns:
+        return columns[method]
+    if _base_label(method) in columns:
+        return columns[_base_label(method)]
+    losses = {r.value_loss for r in group}
+    return paper_results.column_for(losses.pop(), finetune) if len(losses) == 1 else None
+
+
+def table(results: Sequence[MemberResult], paper_columns: Optional[Mapping[str, str]] = None) -> List[Dict]:
+    """One row per (dataset, method): ours (last and best, mean and std over seeds; n) and the paper's.
+
+    Offline rows carry the paper's X-QL C, X-QL T and IQL cells (Table 1 or 2) and the difference of
+    our last score to the method's own column (``paper_columns``: label -> column; by default from
+    the value loss: X-QL C, or IQL). Fine-tuning runs (a summary with ``offline_steps``) carry ours
+    at the end of the offline phase and Table 3's (offline, fine-tuned) pairs. Paper cells are None
+    for datasets the paper does not report and for metrics other than the normalized score.
+    """
+    check_metrics(results)
+    columns = dict(paper_columns or {})
+    paper_results.check_columns(columns)
     keys = list(dict.fromkeys((r.env_name, r.method) for r in results))
     rows = []
     for env_name, method in keys:
         group = [r for r in results if (r.env_name, r.method) == (env_name, method)]
+        finetune = any(r.offline_steps is not None for r in group)
         last_mean, last_std, n = _stats([r.last for r in group])
         best_mean, best_std, _ = _stats([r.best for r in group])
-        rows.append(
-            {
-                "env_name": env_name,
-                "method": method,
-                "metric": group[0].metric,
-                "last_mean": last_mean,
-                "last_std": last_std,
-                "best_mean": best_mean,
-                "best_std": best_std,
-                "seeds": n,
-                "diverged": sum(r.last is None for r in group),
-            }
-        )
+        offline_mean, offline_std, _ = _stats([r.offline for r in group]) if finetune else (None, None, 0)
+        row = {
+            "env_name": env_name,
+            "method": method,
+            "metric": group[0].metric,
+            "kind": "finetune" if finetune else "offline",
+            "seeds": n,
+            "diverged": sum(r.last is None for r in group),
+            "last_mean": last_mean,
+            "last_std": last_std,
+            "best_mean": best_mean,
+            "best_std": best_std,
+            "offline_mean": offline_mean,
+            "offline_std": offline_std,
+            "paper_table": None,
+            "paper_xql_c": None,
+            "paper_xql_t": None,
+            "paper_iql": None,
+            "paper_xql_t_offline": None,
+            "paper_iql_offline": None,
+            "paper_column": None,
+            "paper_value": None,
+            "diff": None,
+        }
+        column = _paper_column(method, group, columns, finetune)
+        if row["metric"] == NORMALIZED and finetune and paper_results.finetune_scores(env_name):
+            cells = paper_results.finetune_scores(env_name)
+            row.update(
+                paper_table="Table 3",
+                paper_xql_t=cells["X-QL T"][1],
+                paper_iql=cells["IQL"][1],
+                paper_xql_t_offline=cells["X-QL T"][0],
+                paper_iql_offline=cells["IQL"][0],
+            )
+            if column in cells:
+                row.update(paper_column=column, paper_value=cells[column][1])
+        elif row["metric"] == NORMALIZED and not finetune and paper_results.offline_scores(env_name):
+            table_name, cells = paper_results.offline_scores(env_name)
+            row.update(
+                paper_table=table_name,
+                paper_xql_c=cells["X-QL C"],
+                paper_xql_t=cells["X-QL T"],
+                paper_iql=cells["IQL"],
+            )
+            if cells.get(column) is not None:
+                row.update(paper_column=column, paper_value=cells[column])
+        if row["paper_value"] is not None and last_mean is not None:
+            row["diff"] = last_mean - row["paper_value"]
+        rows.append(row)
     return rows
+
+
+def domain_averages(rows: Sequence[Dict]) -> List[Dict]:
+    """Per (paper domain, method): our mean over the domain's datasets, beside the paper's.
+
+    Ours only when the method has every dataset of the domain (else None, with the count); the
+    paper's are means of its cells over the same datasets, computed here since it prints no total.
+    """
+    averages = []
+    for kind in ("offline", "finetune"):
+        kind_rows = [r for r in rows if r["kind"] == kind and r["paper_table"] is not None]
+        for method in dict.fromkeys(r["method"] for r in kind_rows):
+            mine = {r["env_name"]: r for r in kind_rows if r["method"] == method}
+            domains = ["antmaze"] if kind == "finetune" else list(paper_results.DOMAINS)
+            for domain in domains:
+                names = tuple(paper_results.TABLE_3) if kind == "finetune" else paper_results.DOMAINS[domain]
+                present = [name for name in names if name in mine]
+                if not present:
+                    continue
+                complete = len(present) == len(names) and all(
+                    mine[name]["last_mean"] is not None for name in names
+                )
+                entry = {
+                    "kind": kind,
+                    "domain": domain,
+                    "method": method,
+                    "datasets": len(present),
+                    "domain_datasets": len(names),
+                    "last_mean": float(np.mean([mine[n]["last_mean"] for n in names])) if complete else None,
+                }
+                if kind == "finetune":
+                    entry["paper_xql_t"] = paper_results.paper_finetune_mean("X-QL T")[1]
+                    entry["paper_iql"] = paper_results.paper_finetune_mean("IQL")[1]
+                    entry["paper_xql_c"] = None
+                else:
+                    for key, column in (
+                        ("paper_xql_c", "X-QL C"),
+                        ("paper_xql_t", "X-QL T"),
+                        ("paper_iql", "IQL"),
+                    ):
+                        entry[key] = paper_results.paper_domain_mean(domain, column)
+                averages.append(entry)
+    return averages
+
+
+class Aggregate(NamedTuple):
+    method: str
+    statistic: str  # one of STATISTICS
+    estimate: float
+    ci_low: float
+    ci_high: float
+    runs: int  # runs per dataset in the bootstrap
+    datasets: int
+
+
+def score_matrices(results: Sequence[MemberResult]) -> Tuple[Dict[str, np.ndarray], List[str]]:
+    """Per method, its last normalized scores as a (runs x datasets) matrix, rliable's layout.
+
+    Diverged members (no last score) are left out; a method with fewer finished runs on some dataset
+    keeps the first that many runs of every dataset. Methods without normalized scores are left out.
+    Returns the matrices and notes saying what was left out.
+    """
+    check_metrics(results)
+    matrices, notes = {}, []
+    for method in dict.fromkeys(r.method for r in results):
+        group = [r for r in results if r.method == method]
+        if group[0].metric != NORMALIZED:
+            notes.append(f"{method}: no aggregate statistics ({group[0].metric}, not normalized scores)")
+            continue
+        per_dataset = {}
+        for r in group:
+            per_dataset.setdefault(r.env_name, [])
+            if r.last is not None:
+                per_dataset[r.env_name].append(r.last)
+        diverged = sum(r.last is None for r in group)
+        if diverged:
+            notes.append(f"{method}: {diverged} diverged run(s) left out")
+        runs = min(len(v) for v in per_dataset.values())
+        if runs == 0:
+            notes.append(f"{method}: no aggregate statistics (a dataset without a finished run)")
+            continue
+        if any(len(v) > runs for v in per_dataset.values()):
+            notes.append(f"{method}: datasets have different numbers of runs; the first {runs} of each used")
+        matrices[method] = np.array([v[:runs] for v in per_dataset.values()]).T
+    datasets = {m: frozenset(r.env_name for r in results if r.method == m) for m in matrices}
+    if len(set(datasets.values())) > 1:
+        notes.append("the methods cover different datasets: their aggregates do not compare directly")
+    return matrices, notes
+
+
+def _statistics(scores: np.ndarray) -> np.ndarray:
+    from rliable import metrics
+
+    return np.array(
+        [
+            metrics.aggregate_iqm(scores),
+            metrics.aggregate_mean(scores),
+            metrics.aggregate_median(scores),
+            metrics.aggregate_optimality_gap(scores, OPTIMALITY_GAP_THRESHOLD),
+        ]
+    )
+
+
+@contextlib.contextmanager
+def _seeded_global_random(seed: int):
+    # rliable's stratified bootstrap draws its indices from numpy's global generator (np.random.choice):
+    # seed that, then give the caller its state back.
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def aggregates(
+    matrices: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0
+) -> Tuple[List[Aggregate], Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+    """IQM, mean, median and optimality gap (threshold 100) with stratified-bootstrap 95% CIs.
+
+    rliable's ``get_interval_estimates`` over runs within each dataset (percentile intervals, ``reps``
+    resamples, seeded). Returns the rows and rliable's point and interval estimates for plotting.
+    """
+    from rliable import library as rly
+
+    if not matrices:
+        return [], {}, {}
+    with _seeded_global_random(seed):
+        points, intervals = rly.get_interval_estimates(dict(matrices), _statistics, reps=reps)
+    rows = []
+    for method, scores in matrices.items():
+        for i, statistic in enumerate(STATISTICS):
+            rows.append(
+                Aggregate(
+                    method,
+                    statistic,
+                    float(points[method][i]),
+                    float(intervals[method][0, i]),
+                    float(intervals[method][1, i]),
+                    scores.shape[0],
+                    scores.shape[1],
+                )
+            )
+    return rows, points, intervals
+
+
+def performance_profiles(
+    matrices: Mapping[str, np.ndarray], taus: np.ndarray, reps: int = 2000, seed: int = 0
+) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+    """rliable's score distributions (fraction of runs above each tau) with bootstrap 95% bands."""
+    from rliable import library as rly
+
+    with _seeded_global_random(seed):
+        return rly.create_performance_profile(dict(matrices), taus, reps=reps)
+
+
+def profile_taus(matrices: Mapping[str, np.ndarray]) -> np.ndarray:
+    top = max([OPTIMALITY_GAP_THRESHOLD] + [float(m.max()) for m in matrices.values()])
+    return np.linspace(0.0, top, 101)
 
 
 def _cell(mean: Optional[float], std: Optional[float]) -> str:
     return "diverged" if mean is None else f"{mean:.1f} ± {std:.1f}"
 
 
-def markdown(rows: Sequence[Dict]) -> str:
-    """D4RL-style table: one line per environment, one column per method, "last (best)" cells."""
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    envs = list(dict.fromkeys(r["env_name"] for r in rows))
-    by_key = {(r["env_name"], r["method"]): r for r in rows}
-    lines = [
-        "| environment | " + " | ".join(methods) + " |",
-        "|---|" + "---|" * len(methods),
-    ]
-    for env in envs:
-        cells = []
-        for method in methods:
-            row = by_key.get((env, method))
-            if row is None:
-                cells.append("")
-                continue
-            cell = f"{_cell(row['last_mean'], row['last_std'])} ({_cell(row['best_mean'], row['best_std'])})"
-            cells.append(
-                f"{cell} n={row['seeds']}" + (f", {row['diverged']} diverged" if row["diverged"] else "")
+def _num(value: Optional[float], signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+def _pair(offline: Optional[float], online: Optional[float]) -> str:
+    return "–" if online is None else f"{_num(offline)} → {_num(online)}"
+
+
+def _seeds(row: Dict) -> str:
+    return f"{row['seeds']}" + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
+
+
+def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]], caption: str) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return lines + ["", caption, ""]
+
+
+def _diff(row: Dict) -> str:
+    return "–" if row["diff"] is None else f"{_num(row['diff'], True)} (vs {row['paper_column']})"
+
+
+def markdown(
+    rows: Sequence[Dict],
+    averages: Sequence[Dict] = (),
+    aggregate_rows: Sequence[Aggregate] = (),
+    notes: Sequence[str] = (),
+    reps: Optional[int] = None,
+) -> str:
+    """The report: per-dataset comparison, the paper's Table 3 for fine-tuning runs, domain averages,
+    and the rliable aggregates."""
+    lines = []
+    paper = ["paper X-QL C", "paper X-QL T", "paper IQL", "ours − paper"]
+    offline = [r for r in rows if r["kind"] == "offline"]
+    if offline:
+        body = [
+            [r["env_name"], r["method"], r["metric"], _cell(r["last_mean"], r["last_std"])]
+            + [_cell(r["best_mean"], r["best_std"]), _seeds(r), _num(r["paper_xql_c"])]
+            + [_num(r["paper_xql_t"]), _num(r["paper_iql"]), _diff(r)]
+            for r in offline
+        ]
+        lines += _markdown_table(
+            ["dataset", "method", "metric", "last", "best", "n"] + paper,
+            body,
+            "Ours: the final policy's score (last) and the best evaluation during training (optimistic, "
+            "as the reference code reported it), mean ± std over n seeds. Paper: Table 1 (locomotion, "
+            "AntMaze, Kitchen) or Table 2 (Adroit); – where the paper has no such dataset or the metric "
+            "is not the normalized score. The difference is our last mean minus the paper's cell of the "
+            "named column.",
+        )
+    finetune = [r for r in rows if r["kind"] == "finetune"]
+    if finetune:
+        body = [
+            [
+                r["env_name"],
+                r["method"],
+                f"{_num(r['offline_mean'])} → {_cell(r['last_mean'], r['last_std'])}",
+            ]
+            + [_cell(r["best_mean"], r["best_std"]), _seeds(r)]
+            + [
+                _pair(r["paper_xql_t_offline"], r["paper_xql_t"]),
+                _pair(r["paper_iql_offline"], r["paper_iql"]),
+            ]
+            + [_diff(r)]
+            for r in finetune
+        ]
+        lines += _markdown_table(
+            ["dataset", "method", "ours: offline → fine-tuned (last)", "best", "n"] + paper[1:],
+            body,
+            "Fine-tuning runs: the score when the offline phase ended → the final policy after online "
+            "fine-tuning (mean over seeds). Paper: Table 3 (AntMaze, offline → fine-tuned); the "
+            "difference is to its fine-tuned cell.",
+        )
+    if averages:
+        body = []
+        for a in averages:
+            missing = f"– ({a['datasets']} of {a['domain_datasets']} datasets)"
+            body.append(
+                [a["domain"] + (" fine-tuning" if a["kind"] == "finetune" else ""), a["method"]]
+                + [missing if a["last_mean"] is None else _num(a["last_mean"])]
+                + [_num(a["paper_xql_c"]), _num(a["paper_xql_t"]), _num(a["paper_iql"])]
             )
-        lines.append(f"| {env} | " + " | ".join(cells) + " |")
-    metric = rows[0]["metric"].replace("_", " ") if rows else ""
-    lines.append("")
-    lines.append(
-        f"Cells: {metric} of the final policy, mean ± std over seeds (in brackets: the best evaluation "
-        "during training, optimistic, shown as the reference code reported it)."
-    )
-    return "\n".join(lines) + "\n"
+        lines += _markdown_table(
+            ["domain", "method", "ours (last, mean over datasets)"] + paper[:3],
+            body,
+            "The paper prints no total or average rows: its columns here are the means of its cells "
+            "over the domain's datasets, computed by this report. Ours only when every dataset of the "
+            "domain is present.",
+        )
+    if aggregate_rows:
+        by_key = {(a.method, a.statistic): a for a in aggregate_rows}
+        body = []
+        for method in dict.fromkeys(a.method for a in aggregate_rows):
+            first = by_key[(method, STATISTICS[0])]
+            cells = [by_key[(method, statistic)] for statistic in STATISTICS]
+            body.append(
+                [method, f"{first.runs} × {first.datasets}"]
+                + [f"{a.estimate:.1f} [{a.ci_low:.1f}, {a.ci_high:.1f}]" for a in cells]
+            )
+        resamples = f", {reps} resamples" if reps else ""
+        lines += _markdown_table(
+            ["method", "runs × datasets", *STATISTICS],
+            body,
+            "Aggregates of the last normalized scores (rliable): interquartile mean over all runs × "
+            "datasets, mean and median of the per-dataset means, and optimality gap (the mean shortfall "
+            f"below {OPTIMALITY_GAP_THRESHOLD:g}; lower is better), each with its 95% "
+            f"stratified-bootstrap confidence interval in brackets (percentile method{resamples}).",
+        )
+    lines += [f"Note: {note}" for note in notes]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def aligned_curves(curves: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Align (steps, values) curves by step, not by row.
+
+    Returns the steps every curve has, the values there ([curves, steps]), and how many steps were
+    left out because only some curves reached them (a run cut short, other evaluation intervals).
+    """
+    step_sets = [set(steps.tolist()) for steps, _ in curves]
+    common = sorted(set.intersection(*step_sets))
+    values = np.array(
+        [[dict(zip(steps.tolist(), vals, strict=True))[s] for s in common] for steps, vals in curves]
+    ).reshape(len(curves), len(common))
+    return np.asarray(common, int), values, len(set.union(*step_sets)) - len(common)
 
 
 def mean_curve(results: Sequence[MemberResult]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps, mean and std over members, on the steps every member evaluated."""
-    common = sorted(set.intersection(*(set(r.curve[0].tolist()) for r in results)))
-    values = np.stack(
-        [[dict(zip(r.curve[0].tolist(), r.curve[1], strict=True))[s] for s in common] for r in results]
-    )
-    return np.asarray(common), values.mean(0), values.std(0)
+    steps, values, _ = aligned_curves([r.curve for r in results])
+    return steps, values.mean(0), values.std(0)
