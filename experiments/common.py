@@ -39,6 +39,14 @@ def _define_member_flags(default_config: str) -> None:
         "awr_temperature, expectile) alongside the seeds; repeat the flag for a grid.",
     )
     flags.DEFINE_enum("shard", "auto", ["auto", "true", "false"], "Lay the members over all devices.")
+    flags.DEFINE_string(
+        "wandb_project", None, "Also log to Weights & Biases, one run per member (pip extra [wandb])."
+    )
+    flags.DEFINE_string("wandb_entity", None, "wandb entity (team or user); default: yours.")
+    flags.DEFINE_string("wandb_group", None, "wandb group; default: the workdir.")
+    flags.DEFINE_enum(
+        "wandb_mode", None, ["online", "offline"], "wandb mode; default: $WANDB_MODE or online."
+    )
     flags.DEFINE_bool("progress", True, "Show a tqdm progress bar.")
     try:
         # With a default file, DEFINE_config_file already applies the command line's overrides.
@@ -84,6 +92,26 @@ def parse_flags(argv):
     return remaining
 
 
+def outputs_from_flags(workdir: str):
+    """The loops' outputs: files and TensorBoard, and wandb with --wandb_project (checked here, before
+    anything compiles, that wandb is installed)."""
+    if not FLAGS.wandb_project:
+        return None
+    import importlib.util
+
+    from xql_jax.loop import wandb_outputs
+
+    if importlib.util.find_spec("wandb") is None:
+        sys.exit("error: --wandb_project needs wandb, which is not installed: pip install -e '.[wandb]'")
+    settings = {
+        "project": FLAGS.wandb_project,
+        "entity": FLAGS.wandb_entity,
+        "group": FLAGS.wandb_group,
+        "mode": FLAGS.wandb_mode,
+    }
+    return wandb_outputs(settings, workdir)
+
+
 def shard_flag():
     return {"auto": None, "true": True, "false": False}[FLAGS.shard]
 
@@ -121,6 +149,7 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
                 num_seeds=FLAGS.num_seeds,
                 sweep=sweep,
                 shard=shard_flag(),
+                outputs=outputs_from_flags(workdir),
             )
         except TrainingDiverged as e:
             summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")

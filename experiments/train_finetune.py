@@ -8,7 +8,15 @@ python experiments/train_finetune.py --config.max_steps=20000 --config.online.ma
 import os
 
 from absl import app, flags
-from common import CONFIG_DIR, define_run_flags, exit_on_errors, parse_flags, print_final, shard_flag
+from common import (
+    CONFIG_DIR,
+    define_run_flags,
+    exit_on_errors,
+    outputs_from_flags,
+    parse_flags,
+    print_final,
+    shard_flag,
+)
 
 FLAGS = flags.FLAGS
 define_run_flags(default_config=os.path.join(CONFIG_DIR, "finetune.py"))
@@ -41,6 +49,7 @@ def main(argv):
             data_dir=FLAGS.data_dir,
             shard=shard_flag(),
             progress=FLAGS.progress,
+            outputs=outputs_from_flags(workdir),
         )
     if summary:
         print("offline phase:")

@@ -9,7 +9,14 @@ python experiments/train_online.py --env_name=HalfCheetah-v5 --config.agent.beta
 import os
 
 from absl import app, flags
-from common import define_online_flags, exit_on_errors, parse_flags, print_final, shard_flag
+from common import (
+    define_online_flags,
+    exit_on_errors,
+    outputs_from_flags,
+    parse_flags,
+    print_final,
+    shard_flag,
+)
 
 from xql_jax.configs.online import for_task
 
@@ -36,6 +43,7 @@ def main(argv):
             sweep=parse_sweep(FLAGS.sweep),
             shard=shard_flag(),
             progress=FLAGS.progress,
+            outputs=outputs_from_flags(workdir),
         )
     print_final(summary, FLAGS.env_name, config.variant, FLAGS.seed)
 

@@ -160,3 +160,44 @@ def test_importing_the_package_and_tracking_leaves_wandb_unimported():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_run_with_wandb_logs_every_members_rows_and_one_without_never_imports_it(
+    offline_wandb, small_maze_file, tiny_offline_config, quiet
+):
+    from xql_jax.loop import wandb_outputs
+    from xql_jax.train import train_offline
+
+    workdir = str(offline_wandb / "run")
+    outputs = wandb_outputs({"project": "xql-test"}, workdir)
+    train_offline(
+        tiny_offline_config,
+        workdir,
+        "pointmaze-umaze-v0",
+        dataset_path=small_maze_file,
+        num_seeds=2,
+        outputs=outputs,
+        **quiet,
+    )
+    for member in ("seed0", "seed1"):
+        (run_dir,) = glob.glob(os.path.join(workdir, member, "wandb", "offline-run-*"))
+        rows = history(finished_records(run_dir))
+        files = [json.loads(line) for line in open(os.path.join(workdir, member, "metrics.jsonl"))]
+        logged = [r for r in rows if "train/critic_loss" in r]
+        assert [r["step"] for r in logged] == [f["step"] for f in files] == [20, 40]
+        assert [r["train/critic_loss"] for r in logged] == pytest.approx([f["critic_loss"] for f in files])
+        assert [r["step"] for r in rows if "eval/normalized_score" in r] == [40]
+
+    code = (
+        "import sys\n"
+        "from xql_jax.configs import maze\n"
+        "from xql_jax.train import train_offline\n"
+        "c = maze.get_config(); c.agent.hidden_dims = (8, 8)\n"
+        "c.update(batch_size=16, max_steps=20, log_interval=20, eval_interval=20)\n"
+        "c.update(eval_episodes=1, eval_envs=1)\n"
+        f"train_offline(c, {str(offline_wandb / 'plain')!r}, 'pointmaze-umaze-v0', "
+        f"dataset_path={small_maze_file!r}, progress=False)\n"
+        "assert 'wandb' not in sys.modules, 'a run without wandb imported it'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

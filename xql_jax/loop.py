@@ -20,6 +20,7 @@ identity and takes part in checkpoints (Orbax saves collectively).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -31,12 +32,28 @@ from xql_jax.checkpoints import Checkpointer
 from xql_jax.logger import RunLogger
 from xql_jax.runs import Member, MemberRecords, TrainingDiverged, check_same_run, member_dirs
 
-# Output factory: (member directory, step the files are cut back to, member) -> outputs of that member.
-OutputFactory = Callable[[str, Optional[int], Member], Sequence[Any]]
+# Output factory: (member directory, step its files are cut back to (None: keep them), member,
+# the run's config.json as a dict) -> that member's outputs, each with log_train / log_eval / close.
+OutputFactory = Callable[[str, Optional[int], Member, Mapping], Sequence[Any]]
 
 
-def default_outputs(directory: str, resume_step: Optional[int], member: Member) -> List[Any]:
-    return [RunLogger(directory, resume_step=resume_step)]
+def default_outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
+    """JSONL/CSV files and TensorBoard events in the member's directory."""
+    return [RunLogger(directory, resume_step=cut_to)]
+
+
+def wandb_outputs(settings: Mapping, workdir: str) -> OutputFactory:
+    """``default_outputs`` plus one Weights & Biases run per member (``xql_jax.tracking``), grouped
+    by ``workdir``, with the run's config.json as its config. A run started again in the workdir
+    continues the member's wandb run. ``settings``: project, and optionally entity, group, mode."""
+
+    def outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
+        from xql_jax import tracking
+
+        wandb_run = tracking.from_config(settings, workdir, directory, member.name, config, resume=True)
+        return default_outputs(directory, cut_to, member, config) + [wandb_run]
+
+    return outputs
 
 
 def prepare_workdir(workdir: str) -> str:
@@ -169,7 +186,7 @@ class RunSession:
                     f.write(self.config_json)
                 os.replace(os.path.join(directory, "config.json.tmp"), os.path.join(directory, "config.json"))
             for member, directory in zip(self.members, member_dirs(self.workdir, self.members), strict=True):
-                outputs.append(self._outputs(directory, cut_to, member))
+                outputs.append(self._outputs(directory, cut_to, member, json.loads(self.config_json)))
         self.records = MemberRecords(self.workdir, self.members, outputs, resume=record)
         self.bar = tqdm.tqdm(
             total=self.total_steps,
