@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 import pytest  # noqa: E402
 
