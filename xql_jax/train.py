@@ -17,12 +17,11 @@ import numpy as np
 import tqdm
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import d4rl_envs
+from xql_jax import checks, d4rl_envs
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import (
     Dataset,
-    DatasetError,
     preprocess_rewards,
     reward_transform,
     sample_batch,
@@ -44,16 +43,6 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     stacked_states,
     to_host,
 )
-
-
-def check_shapes(dataset: Dataset, env) -> None:
-    obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
-    if (dataset.observation_dim,) != tuple(obs_shape) or (dataset.action_dim,) != tuple(act_shape):
-        raise DatasetError(
-            f"dataset observations/actions have dims {dataset.observation_dim}/{dataset.action_dim} "
-            f"but the environment expects {obs_shape}/{act_shape}: the dataset does not belong to this "
-            "environment; check --env_name and --dataset_path"
-        )
 
 
 def train_chunk_fn(config: xql.LearnerConfig, batch_size: int, num_steps: int):
@@ -190,7 +179,7 @@ def load_offline_data(
     transform = reward_transform(raw, config.reward_preprocessing)
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = source.make_env()
-    check_shapes(dataset, probe_env)
+    dataset = checks.check_dataset(dataset, probe_env, source.location)  # actions in [-1, 1]
     if getattr(probe_env, "zero_contact_forces", False) and np.any(
         dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
     ):

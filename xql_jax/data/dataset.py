@@ -82,6 +82,14 @@ def _check_raw(raw: Dict[str, np.ndarray], source: str) -> None:
         if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
             bad = int(np.sum(~np.isfinite(array)))
             raise DatasetError(f"{source}: '{key}' holds {bad} NaN/inf value(s); clean the file first")
+    for key in ("terminals", "timeouts"):  # read as booleans: 0.5 would silently count as 1
+        flags = np.asarray(raw[key])
+        odd = ~np.isin(flags, (0, 1))
+        if np.any(odd):
+            raise DatasetError(
+                f"{source}: '{key}' holds {int(odd.sum())} value(s) other than 0 and 1 (e.g. "
+                f"{flags[odd].flat[0].item()!r}); each step's flag must be 0 or 1: round them in the file"
+            )
 
 
 def qlearning_transitions(raw: Dict[str, np.ndarray], source: str = "dataset") -> Dataset:
