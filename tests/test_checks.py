@@ -1,15 +1,20 @@
 """Bad input is refused in one line naming the field or file and the fix, before anything compiles."""
 
+import functools
 import json
 import os
 
 import h5py
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from xql_jax import checks
+from xql_jax import checks, losses
+from xql_jax.configs import base, maze, online
 from xql_jax.data import DatasetError, sources
 from xql_jax.data.dataset import (
+    data_file,
     load_d4rl_hdf5,
     references_path,
 )
@@ -34,6 +39,129 @@ def _write(path, obs_dim, act_dim, actions=None, terminals=None, references=None
     return str(path)
 
 
+def test_config_file_and_variant_errors_name_the_file_and_its_variants(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"--config file .*absent\.py not found; the shipped configs are .*maze\.py"
+    ):
+        checks.check_config_args([f"--config={tmp_path}/absent.py"], MAZE)
+    with pytest.raises(
+        ValueError, match=r"^--config=.*maze\.py:nope: unknown config variant 'nope'; use 'xql' or 'iql'$"
+    ):
+        checks.check_config_args(["--config", f"{MAZE}:nope"], MAZE)
+    online_file = os.path.join(ROOT, "configs", "online.py")
+    with pytest.raises(ValueError, match=r"unknown config variant 'x'; use one of \('xsac', 'sac'"):
+        checks.check_config_args([f"--config={online_file}:x"], MAZE)
+    broken = tmp_path / "broken.py"
+    broken.write_text("def get_config(:\n")
+    with pytest.raises(ValueError, match=r"--config file .*broken\.py does not load: SyntaxError"):
+        checks.check_config_args([f"--config={broken}"], MAZE)
+    checks.check_config_args([f"--config={MAZE}:iql", "--config.agent.beta=3"], MAZE)  # fine as it is
+
+
+def test_unknown_config_field_names_the_field_and_the_valid_ones():
+    with pytest.raises(ValueError) as error:
+        checks.check_config_args(["--config.x=1"], MAZE)
+    assert str(error.value).startswith(
+        "--config.x=1: unknown config field x; config has ['agent', 'batch_size'"
+    )
+    with pytest.raises(
+        ValueError, match=r"unknown config field agent.betta; did you mean beta\? config.agent has"
+    ):
+        checks.check_config_args(["--config.agent.betta=1"], MAZE)
+    with pytest.raises(ValueError, match=r"config.agent.beta is a float, it has no field 'x'"):
+        checks.check_config_args(["--config.agent.beta.x=1"], MAZE)
+    with pytest.raises(
+        ValueError, match=r"max_clip=None: .* cannot be set to None .*; pass inf for no clipping"
+    ):
+        checks.check_config_args(["--config.agent.max_clip=None"], MAZE)
+    checks.check_config_args(["--config.agent.max_clip=inf", "--noconfig.agent.double_q"], MAZE)
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("discount", 1.5, r"config.agent.discount must lie in \(0, 1\], got 1.5"),
+        ("discount", 0.0, r"config.agent.discount must lie in \(0, 1\], got 0.0"),
+        ("expectile", 1.0, r"config.agent.expectile must lie in \(0, 1\), got 1.0"),
+        ("beta", 0.0, r"config.agent.beta must be > 0, got 0.0"),
+        ("tau", 0.0, r"config.agent.tau must lie in \(0, 1\], got 0.0"),
+        ("actor_lr", -1e-4, r"config.agent.actor_lr must be > 0, got -0.0001"),
+        ("value_lr", float("nan"), r"config.agent.value_lr must be > 0, got nan"),
+        ("max_clip", 0.0, r"config.agent.max_clip must be > 0 \(inf: no clipping\), got 0.0"),
+        ("hidden_dims", ("abc",), r"config.agent.hidden_dims must be layer widths, .* got \('abc',\)"),
+        (
+            "hidden_dims",
+            (0,),
+            r"config.agent.hidden_dims must be layer widths, positive integers .* got \(0,\)",
+        ),
+    ],
+)
+def test_learner_fields_out_of_range_are_refused(field, value, message):
+    config = maze.get_config()
+    config.agent[field] = value
+    with pytest.raises(ValueError, match=message):
+        checks.check_offline_config(config)
+
+
+def test_online_and_loop_fields_are_checked():
+    config = online.get_config("xsac")
+    config.agent.temperature_lr = 0.0
+    with pytest.raises(ValueError, match=r"config.agent.temperature_lr must be > 0, got 0.0"):
+        checks.check_online_config(config)
+    config = online.get_config("xtd3")
+    config.agent.discount = 2.0
+    with pytest.raises(ValueError, match=r"config.agent.discount must lie in \(0, 1\]"):
+        checks.check_online_config(config)
+    config = base.get_config()
+    config.reward_preprocessing = "atari"
+    with pytest.raises(
+        ValueError, match="config.reward_preprocessing must be 'locomotion', 'antmaze' or 'none'"
+    ):
+        checks.check_offline_config(config)
+    config = base.get_config()
+    config.agent.max_clip = float("inf")  # no clipping: accepted
+    checks.check_offline_config(config)
+    checks.check_online_config(online.get_config("xsac"))  # beta None (filled per task) is not refused
+
+
+def test_seeds_and_sweeps_are_checked():
+    for num_seeds in (0, -3):
+        with pytest.raises(
+            ValueError, match=f"num_seeds \\(--num_seeds\\) must be at least 1, got {num_seeds}"
+        ):
+            checks.check_members(num_seeds)
+    with pytest.raises(
+        ValueError, match=r"--sweep=discount=...: config.agent.discount must lie in \(0, 1\], got 1.5"
+    ):
+        checks.check_members(2, {"discount": [0.9, 1.5]})
+    checks.check_members(2, {"beta": [1.0, 5.0]})
+    with pytest.raises(
+        ValueError, match="--sweep=beta=1 and --sweep=beta=2 both sweep beta: give its values once"
+    ):
+        checks.check_sweep_flags(["beta=1", "discount=0.9", "beta=2"])
+    checks.check_sweep_flags(["beta=1,2", "discount=0.9,0.99"])
+
+
+def test_no_clipping_with_inf_is_the_unclipped_loss_with_finite_gradients():
+    diff = jnp.array([-30.0, -1.0, 0.5, 2.0, 40.0])  # z up to 20: above every clip the configs use
+    for clip_below in (False, True):
+        for normalize in (False, True):
+            unclipped = losses.gumbel_loss(diff, 2.0, None, normalize, clip_below)
+            infinite = losses.gumbel_loss(diff, 2.0, float("inf"), normalize, clip_below)
+            np.testing.assert_array_equal(infinite, unclipped)
+            loss = functools.partial(
+                losses.gumbel_loss,
+                beta=2.0,
+                max_clip=float("inf"),
+                max_normalize=normalize,
+                clip_below=clip_below,
+            )
+            grad = jax.grad(lambda d, loss=loss: loss(d).sum())(diff)
+            assert np.all(np.isfinite(grad)) and np.all(np.asarray(grad) != 0.0)
+    clipped = jax.grad(lambda d: losses.gumbel_loss(d, 2.0, 7.0, False).sum())(diff)
+    assert clipped[-1] == 0.0  # a finite clip stops the gradient above it; inf does not
+
+
 def test_discrete_action_environments_are_refused(tmp_path):
     with pytest.raises(
         ValueError, match=r"CartPole-v1 has a Discrete\(2\) action space; the learners need continuous"
@@ -42,6 +170,18 @@ def test_discrete_action_environments_are_refused(tmp_path):
     source = sources.resolve("CartPole-v1", dataset_path=_write(tmp_path / "c.hdf5", 4, 1))
     with pytest.raises(ValueError, match=r"CartPole-v1 has a Discrete\(2\) action space"):
         source.make_env()
+
+
+def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
+    from xql_jax.train import train_offline
+
+    path = _write(tmp_path / "p.hdf5", 3, 1, references={"random": 0, "expert": 1})
+    config = maze.get_config()  # 100k steps: would train for minutes if the JSON were read late
+    with pytest.raises(
+        DatasetError, match=r"p.json: needs numbers under \['ref_min_score', 'ref_max_score'\]"
+    ):
+        train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+    assert not os.path.exists(tmp_path / "run")
 
 
 def test_fractional_terminals_are_refused(tmp_path):
@@ -93,3 +233,11 @@ def test_evaluation_and_collection_act_alike_on_a_box_other_than_unit(tmp_path):
         dataset.actions[:, 0], np.clip(np.linspace(-1, 1, 40)[:-1], -1 + 1e-5, 1 - 1e-5), atol=1e-6
     )
     assert unit_actions(evaluation) is evaluation  # wrapping twice (fine-tuning) changes nothing
+
+
+def test_user_paths_are_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = _write(tmp_path / "x.hdf5", 3, 1, references={"ref_min_score": 0.0, "ref_max_score": 5.0})
+    source = sources.resolve("Pendulum-v1", dataset_path="~/x.hdf5")
+    assert source.location == path and source.references == {"ref_min_score": 0.0, "ref_max_score": 5.0}
+    assert data_file("pointmaze-umaze-v0", "~/data") == str(tmp_path / "data" / "pointmaze-umaze-v0.hdf5")

@@ -23,7 +23,7 @@ import numpy as np
 import tqdm
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import analysis
+from xql_jax import analysis, checks
 from xql_jax.agents import sac, td3, xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.data import replay
@@ -87,22 +87,6 @@ def averaged_metrics(sums: Dict, learn_calls: int, delayed: Sequence[str] = ()) 
         else:
             means[name] = np.asarray(total) / learn_calls
     return means
-
-
-def validate_online_config(config: ml_collections.ConfigDict) -> None:
-    for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
-        if int(config[name]) <= 0:
-            raise ValueError(f"config.{name} must be positive, got {config[name]}")
-    for name in ("start_steps", "updates_per_step", "bellman_error_interval", "checkpoint_interval"):
-        if int(config[name]) < 0:
-            raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
-    if config.checkpoints_to_keep < 1:
-        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
-    if not 0.0 <= config.online_fraction < 1.0:
-        raise ValueError(f"config.online_fraction must lie in [0, 1), got {config.online_fraction}")
-    if config.replay_capacity < config.batch_size:
-        raise ValueError(f"config.replay_capacity ({config.replay_capacity}) is below the batch size")
-    agent_config_from(config)  # raises on unknown or invalid agent fields
 
 
 def make_step_functions(
@@ -185,7 +169,8 @@ def train_online(
     log: Callable[[str], None] = print,
 ) -> Dict:
     """Train online agents from scratch; returns the summary also saved as summary.json."""
-    validate_online_config(config)
+    checks.check_online_config(config)
+    checks.check_members(num_seeds, sweep)
     agent_config = agent_config_from(config)
     module = LEARNERS[config.learner][0]
     members = make_members(range(seed, seed + num_seeds), sweep, module.SWEEPABLE)
@@ -229,7 +214,7 @@ def run_online(
     ``<workdir>/<checkpoint_name>`` (learner states and replay buffers) is resumed from; the
     environments then start new episodes.
     """
-    validate_online_config(config)
+    checks.check_online_config(config)
     agent_config = agent_config_from(config)
     module = LEARNERS[config.learner][0]
     algo = algorithm_name(config.learner, agent_config)

@@ -96,30 +96,6 @@ def learner_steps(config: ml_collections.ConfigDict) -> int:
     return config.max_steps + online
 
 
-def validate_config(config: ml_collections.ConfigDict) -> None:
-    for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
-        if int(config[name]) <= 0:
-            raise ValueError(f"config.{name} must be positive, got {config[name]}")
-    if config.checkpoint_interval < 0 or config.checkpoint_interval % config.log_interval:
-        raise ValueError(
-            f"config.checkpoint_interval ({config.checkpoint_interval}) must be 0 (only at the end) or a "
-            f"multiple of config.log_interval ({config.log_interval})"
-        )
-    if config.checkpoints_to_keep < 1:
-        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
-    if config.max_steps % config.log_interval:
-        raise ValueError(
-            f"config.max_steps ({config.max_steps}) must be a multiple of config.log_interval "
-            f"({config.log_interval}), the length of one scanned chunk"
-        )
-    if config.eval_interval % config.log_interval:
-        raise ValueError(
-            f"config.eval_interval ({config.eval_interval}) must be a multiple of config.log_interval "
-            f"({config.log_interval}), the length of one scanned chunk"
-        )
-    learner_config_from(config)  # raises on unknown or invalid learner fields
-
-
 class OfflineRun(NamedTuple):
     summary: Dict  # as saved in summary.json ({} on processes that do not write)
     state: xql.OfflineState  # final learner states, stacked over members
@@ -210,7 +186,8 @@ def run_offline(
 
     A checkpoint in ``<workdir>/<checkpoint_name>`` is resumed from; a finished run is not retrained.
     """
-    validate_config(config)
+    checks.check_offline_config(config)
+    checks.check_members(num_seeds, sweep)
     learner_config = learner_config_from(config)
     members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
     mesh = member_mesh(len(members), shard, log=log)
