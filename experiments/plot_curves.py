@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from absl import app, flags
-from common import labelled_workdirs
+from common import labelled_workdirs, parse_flags
 
 flags.DEFINE_list("runs", None, "LABEL=workdir[+workdir...] pairs.", required=True)
 flags.DEFINE_string("out", "curve.png", "Output PNG.")
@@ -54,4 +54,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

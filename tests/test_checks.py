@@ -3,6 +3,8 @@
 import functools
 import json
 import os
+import subprocess
+import sys
 
 import h5py
 import jax
@@ -37,6 +39,24 @@ def _write(path, obs_dim, act_dim, actions=None, terminals=None, references=None
     if references is not None:
         json.dump(references, open(references_path(str(path)), "w"))
     return str(path)
+
+
+def _launch(script, args, **env):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu", **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _one_line_error(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
 
 
 def test_config_file_and_variant_errors_name_the_file_and_its_variants(tmp_path):
@@ -170,6 +190,8 @@ def test_discrete_action_environments_are_refused(tmp_path):
     source = sources.resolve("CartPole-v1", dataset_path=_write(tmp_path / "c.hdf5", 4, 1))
     with pytest.raises(ValueError, match=r"CartPole-v1 has a Discrete\(2\) action space"):
         source.make_env()
+    result = _launch("train_online.py", ["--env_name=CartPole-v1", f"--workdir={tmp_path}/w"])
+    assert "CartPole-v1 has a Discrete(2) action space" in _one_line_error(result)
 
 
 def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
@@ -241,3 +263,28 @@ def test_user_paths_are_expanded(tmp_path, monkeypatch):
     source = sources.resolve("Pendulum-v1", dataset_path="~/x.hdf5")
     assert source.location == path and source.references == {"ref_min_score": 0.0, "ref_max_score": 5.0}
     assert data_file("pointmaze-umaze-v0", "~/data") == str(tmp_path / "data" / "pointmaze-umaze-v0.hdf5")
+    sys.path.insert(0, os.path.join(ROOT, "experiments"))
+    try:
+        from common import expand_user_paths, labelled_workdirs
+    finally:
+        sys.path.remove(os.path.join(ROOT, "experiments"))
+    argv = ["x.py", "--workdir=~/run", "--data_dir=~/d", "--config=~/c.py:iql", "--env_name=~x", "--seed=1"]
+    assert expand_user_paths(argv) == [
+        "x.py",
+        f"--workdir={tmp_path}/run",
+        f"--data_dir={tmp_path}/d",
+        f"--config={tmp_path}/c.py:iql",
+        "--env_name=~x",
+        "--seed=1",
+    ]
+    assert labelled_workdirs(["a=~/r1+~/r2"]) == [("a", [f"{tmp_path}/r1", f"{tmp_path}/r2"])]
+    # The launcher expands --config before ml_collections reads it.
+    result = _launch("train_offline.py", ["--config=~/mine.py:xql"], HOME=str(tmp_path))
+    assert _one_line_error(result).startswith(f"error: --config file {tmp_path}/mine.py not found;")
+
+
+def test_sweep_launcher_refuses_bad_batch_sizes_in_one_line(tmp_path):
+    result = _launch("sweep.py", ["--batch_sizes=256,abc", f"--workdir={tmp_path}/s"])
+    assert (
+        _one_line_error(result) == "error: --batch_sizes=256,abc: expected positive integers, e.g. 256,1024"
+    )
