@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from absl import app, flags
-from common import labelled_workdirs
+from common import labelled_workdirs, parse_flags
 from scipy import stats
 
 from xql_jax import analysis
@@ -111,4 +111,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

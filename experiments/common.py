@@ -10,6 +10,7 @@ from absl import logging as absl_logging
 from ml_collections import config_flags
 
 import xql_jax.configs
+from xql_jax import checks
 from xql_jax.data import DatasetError
 from xql_jax.data.sources import ACCEPTED_NAMES
 from xql_jax.runs import TrainingDiverged, parse_sweep
@@ -20,6 +21,28 @@ DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "maze.py")
 # ml_collections raises these for an unknown or mistyped --config.* field.
 _OVERRIDE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
 FLAGS = flags.FLAGS
+# Flags that name files or folders: a leading ~ is expanded (the shell leaves --flag=~/x alone).
+PATH_FLAGS = (
+    "config",
+    "workdir",
+    "dataset_path",
+    "data_dir",
+    "behavior_run",
+    "export_behavior",
+    "policy_dir",
+    "out",
+)
+
+
+def expand_user_paths(argv):
+    """``argv`` with ``~`` expanded in ``--<path flag>=~...`` (and ``--config=~/c.py:variant``)."""
+    expanded = []
+    for arg in argv:
+        name, sep, value = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and sep and name in PATH_FLAGS and value.startswith("~"):
+            arg = f"{arg[: len(arg) - len(value)]}{os.path.expanduser(value)}"
+        expanded.append(arg)
+    return expanded
 
 
 def _exit_with(error: BaseException):
@@ -48,6 +71,13 @@ def _define_member_flags(default_config: str) -> None:
         "wandb_mode", None, ["online", "offline"], "wandb mode; default: $WANDB_MODE or online."
     )
     flags.DEFINE_bool("progress", True, "Show a tqdm progress bar.")
+    # ml_collections reads sys.argv itself; its errors for a missing file, an unknown variant or an
+    # unknown field are tracebacks, so the config file and the override names are checked first.
+    sys.argv[:] = expand_user_paths(sys.argv)
+    try:
+        checks.check_config_args(sys.argv[1:], default_config)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     try:
         # With a default file, DEFINE_config_file already applies the command line's overrides.
         config_flags.DEFINE_config_file("config", default_config, "ml_collections config file[:variant].")
@@ -81,9 +111,15 @@ def define_online_flags(default_config: str) -> None:
 
 
 def parse_flags(argv):
-    """absl's parser (for app.run), turning errors in --config overrides into a message."""
+    """absl's parser (for app.run) with ``~`` expanded in path flags, and a bad flag value ending the
+    launcher with one line instead of absl's FATAL block."""
+    argv[:] = expand_user_paths(argv)  # app.run passes sys.argv itself, which ml_collections reads
     try:
-        remaining = app.parse_flags_with_usage(argv)
+        remaining = FLAGS(argv)
+    except flags.Error as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = f"{lines[0]} {lines[-1]}" if "Traceback" in str(e) else " ".join(lines)
+        sys.exit(f"error: {detail}")
     except _OVERRIDE_ERRORS as e:
         _exit_with(e)
     if not FLAGS["verbosity"].present:
@@ -112,6 +148,15 @@ def outputs_from_flags(workdir: str):
     return wandb_outputs(settings, workdir)
 
 
+def sweep_from_flags():
+    """--sweep flags as {name: values}; a malformed or repeated --sweep ends the launcher in one line."""
+    try:
+        checks.check_sweep_flags(FLAGS.sweep)
+        return parse_sweep(FLAGS.sweep)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+
+
 def shard_flag():
     return {"auto": None, "true": True, "false": False}[FLAGS.shard]
 
@@ -132,10 +177,7 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
     who diverged and why) instead of exiting, so a sweep goes on with its other settings."""
     from xql_jax.train import train_offline
 
-    try:
-        sweep = parse_sweep(FLAGS.sweep)
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
+    sweep = sweep_from_flags()
     with exit_on_errors(context):
         try:
             return train_offline(
@@ -164,7 +206,7 @@ def labelled_workdirs(specs, several: bool = True):
     runs = []
     for spec in specs:
         label, sep, dirs = spec.partition("=")
-        workdirs = dirs.split("+") if dirs else []
+        workdirs = [os.path.expanduser(d) for d in dirs.split("+")] if dirs else []
         if not sep or not label or not workdirs or (not several and len(workdirs) != 1):
             expected = "LABEL=workdir[+workdir...]" if several else "LABEL=workdir"
             raise app.UsageError(f"--runs entry {spec!r}: expected {expected}")

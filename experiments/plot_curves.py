@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from absl import app, flags
-from common import labelled_workdirs
+from common import labelled_workdirs, parse_flags
 
 from xql_jax import report
 
@@ -63,4 +63,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

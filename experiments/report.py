@@ -22,7 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from absl import app, flags, logging
-from common import labelled_workdirs
+from common import labelled_workdirs, parse_flags
 
 from xql_jax import report
 
@@ -145,4 +145,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -13,6 +13,7 @@ with the mean and std over seeds of the last and best scores for every setting.
 
 import csv
 import os
+import sys
 
 from absl import app, flags
 from common import define_run_flags, parse_flags, train_from_flags
@@ -30,7 +31,15 @@ def main(argv):
     # Ready-made ablations (configs/ablations.py) carry their sweep; flags given here take precedence.
     if not FLAGS.sweep and config.get("ablation_sweep"):
         FLAGS.sweep = [config.ablation_sweep]
-    batch_sizes = [int(b) for b in FLAGS.batch_sizes] or list(config.get("ablation_batch_sizes") or ())
+    try:
+        batch_sizes = [int(b) for b in FLAGS.batch_sizes]
+        if any(b < 1 for b in batch_sizes):
+            raise ValueError
+    except ValueError:
+        sys.exit(
+            f"error: --batch_sizes={','.join(FLAGS.batch_sizes)}: expected positive integers, e.g. 256,1024"
+        )
+    batch_sizes = batch_sizes or list(config.get("ablation_batch_sizes") or ())
     batch_sizes = batch_sizes or [config.batch_size]
     rows = []
     for batch_size in batch_sizes:

@@ -6,6 +6,7 @@ python experiments/train_finetune.py --config.max_steps=20000 --config.online.ma
 """
 
 import os
+import sys
 
 from absl import app, flags
 from common import (
@@ -27,7 +28,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.sweep:
-        raise app.UsageError("--sweep is not supported by fine-tuning; run one launch per value")
+        sys.exit("error: --sweep is not supported by fine-tuning; run one launch per value")
     from xql_jax.finetune import train_finetune
 
     config = FLAGS.config

@@ -16,6 +16,7 @@ from common import (
     parse_flags,
     print_final,
     shard_flag,
+    sweep_from_flags,
 )
 
 from xql_jax.configs.online import for_task
@@ -27,12 +28,15 @@ define_online_flags(default_config="online.py")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from xql_jax.envs import make_online_env
     from xql_jax.online import train_online
-    from xql_jax.runs import parse_sweep
 
+    with exit_on_errors():  # an unknown or discrete-action environment before the task's beta
+        make_online_env(FLAGS.env_name).close()
     config = for_task(FLAGS.config, FLAGS.env_name)  # the task's beta and exploration noise
     name = config.variant if FLAGS.num_seeds == 1 else f"{config.variant}_{FLAGS.num_seeds}seeds"
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, f"{name}_seed{FLAGS.seed}")
+    sweep = sweep_from_flags()
     with exit_on_errors():
         summary = train_online(
             config,
@@ -40,7 +44,7 @@ def main(argv):
             FLAGS.env_name,
             seed=FLAGS.seed,
             num_seeds=FLAGS.num_seeds,
-            sweep=parse_sweep(FLAGS.sweep),
+            sweep=sweep,
             shard=shard_flag(),
             progress=FLAGS.progress,
             outputs=outputs_from_flags(workdir),

@@ -1,14 +1,15 @@
 import pytest
 
+from xql_jax.checks import check_offline_config
 from xql_jax.configs import adroit, antmaze, base, kitchen, locomotion, maze, tuned
-from xql_jax.train import learner_config_from, validate_config
+from xql_jax.train import learner_config_from
 
 
 @pytest.mark.parametrize("module", [base, locomotion, antmaze, kitchen, adroit, maze])
 @pytest.mark.parametrize("variant", ["xql", "iql"])
 def test_every_domain_config_builds_a_valid_learner(module, variant):
     config = module.get_config(variant)
-    validate_config(config)
+    check_offline_config(config)
     learner = learner_config_from(config)
     assert learner.value_loss == ("gumbel" if variant == "xql" else "expectile")
     assert learner.decay_steps == config.max_steps
@@ -54,12 +55,12 @@ def test_loop_fields_are_checked_before_training():
     config = maze.get_config()
     config.max_steps = 1500  # not a whole number of 1000-step chunks
     with pytest.raises(ValueError, match=r"max_steps \(1500\) must be a multiple of config.log_interval"):
-        validate_config(config)
+        check_offline_config(config)
     config = maze.get_config()
     config.eval_interval = 2500
     with pytest.raises(ValueError, match=r"eval_interval \(2500\) must be a multiple"):
-        validate_config(config)
+        check_offline_config(config)
     config = maze.get_config()
     config.batch_size = 0
     with pytest.raises(ValueError, match="batch_size must be positive"):
-        validate_config(config)
+        check_offline_config(config)

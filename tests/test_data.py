@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import h5py
 import jax
 import numpy as np
@@ -11,6 +15,7 @@ from xql_jax.data import (
     sample_batch,
     to_device,
 )
+from xql_jax.data import dataset as data_module
 
 
 def raw_episodes():
@@ -130,8 +135,8 @@ def test_non_numeric_dtype_is_reported(tmp_path):
 
 
 def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
+    from xql_jax.checks import check_shapes
     from xql_jax.data import pointmaze
-    from xql_jax.train import check_shapes
 
     dataset = load_d4rl_hdf5(write(tmp_path / "d.hdf5", raw_episodes()))  # 2-d observations, 1-d actions
     with pytest.raises(DatasetError, match=r"dims 2/1 but the environment expects \(4,\)/\(2,\)"):
@@ -139,8 +144,8 @@ def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
 
 
 def test_d4rl_names_resolve_to_their_files_references_and_environments(tmp_path, monkeypatch):
+    from xql_jax.checks import check_shapes
     from xql_jax.data import d4rl, sources
-    from xql_jax.train import check_shapes
 
     monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path))
     with pytest.raises(
@@ -178,8 +183,8 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     import gymnasium as gym
     import minari
 
+    from xql_jax.checks import check_shapes
     from xql_jax.data import minari_data, sources
-    from xql_jax.train import check_shapes
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     env = minari.DataCollector(gym.make("Pendulum-v1", max_episode_steps=20))
@@ -219,3 +224,32 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
         DatasetError, match=r"Minari dataset 'nope/none-v0' not found in .*MINARI_DATASETS_PATH"
     ):
         minari_data.load_minari("minari:nope/none-v0")
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    path = str(tmp_path / "d.hdf5")
+    ours = data_module.partial_path(path)
+    host = ours[len(path) + 1 :].rsplit(".", 2)[0]
+    stale = [
+        f"{path}.{host}.{dead_pid}.partial",
+        f"{data_module.references_path(path)}.{host}.{dead_pid}.partial",
+    ]
+    stale.append(f"{path}.{dead_pid}.partial")  # the names written before host names were added
+    kept = [f"{path}.{host}.{os.getppid()}.partial", f"{path}.otherhost.{dead_pid}.partial"]  # live; not ours
+    for name in stale + kept:
+        open(name, "w").close()
+    raw = {
+        "observations": np.zeros((4, 2), np.float32),
+        "actions": np.zeros((4, 1), np.float32),
+        "rewards": np.zeros(4, np.float32),
+        "terminals": np.zeros(4, bool),
+        "timeouts": np.array([0, 0, 0, 1], bool),
+    }
+    data_module.write_d4rl_hdf5(path, raw, {"ref_min_score": 0.0, "ref_max_score": 1.0}, {})
+    assert [os.path.exists(name) for name in stale] == [False, False, False]
+    assert all(os.path.exists(name) for name in kept)
+    assert sorted(os.listdir(tmp_path)) == sorted(["d.hdf5", "d.json", *(os.path.basename(k) for k in kept)])

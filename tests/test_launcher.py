@@ -77,9 +77,11 @@ def test_unknown_config_field_is_a_clear_error(tmp_path, small_maze_file):
         [f"--dataset_path={small_maze_file}", f"--workdir={tmp_path}/w", "--config.agent.betta=3", *TINY]
     )
     assert result.returncode != 0
-    assert "error: bad --config override: 'betta'" in result.stderr
-    assert 'Did you mean "beta"' in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "error: --config.agent.betta=3: unknown config field agent.betta; did you mean beta?" in (
+        result.stderr
+    )
+    assert "config.agent has ['actor_cosine_decay'" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unknown_env_without_dataset_is_a_clear_error(tmp_path, monkeypatch):

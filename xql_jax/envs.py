@@ -137,15 +137,47 @@ def make_env(env_id: str, seed: Optional[int] = None) -> gym.Env:
     return env
 
 
+class UnitActions(gym.wrappers.RescaleAction):
+    """``RescaleAction`` to [-1, 1] that keeps the environment's own action space (for data checks)."""
+
+    def __init__(self, env: gym.Env):
+        ones = np.ones(env.action_space.shape, np.float32)
+        super().__init__(env, -ones, ones)
+        self.native_action_space = env.action_space
+
+
+def _is_unit_box(space: gym.spaces.Box) -> bool:
+    return bool(np.allclose(space.low, -1.0) and np.allclose(space.high, 1.0))
+
+
 def unit_actions(env: gym.Env, name: str = "environment") -> gym.Env:
-    """``env`` taking actions in [-1, 1], the range every online policy outputs."""
-    low, high = env.action_space.low, env.action_space.high
+    """``env`` taking actions in [-1, 1], the range every policy outputs: offline evaluation,
+    online collection and fine-tuning all act through this one rescaling."""
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise ValueError(
+            f"{name} has a {space} action space; the learners need continuous actions (a 1-D Box "
+            "action space, e.g. Pendulum-v1 or a DM Control task)"
+        )
+    low, high = space.low, space.high
     if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError(f"{name}: online agents need a bounded action space, got [{low}, {high}]")
-    if np.allclose(low, -1.0) and np.allclose(high, 1.0):
+        raise ValueError(f"{name}: the learners need a bounded action space, got [{low}, {high}]")
+    if isinstance(env, UnitActions) or _is_unit_box(space):
         return env
-    ones = np.ones(env.action_space.shape, np.float32)
-    return gym.wrappers.RescaleAction(env, -ones, ones)
+    return UnitActions(env)
+
+
+def native_action_space(env: gym.Env) -> gym.spaces.Space:
+    """The action space of the environment under ``unit_actions``' rescaling (its own bounds)."""
+    return env.native_action_space if isinstance(env, UnitActions) else env.action_space
+
+
+def to_unit_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
+    """Actions in the bounds of ``space`` mapped to [-1, 1] as ``unit_actions`` maps them back."""
+    if _is_unit_box(space):
+        return np.asarray(actions, np.float32)
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+    return (2.0 * (np.asarray(actions, np.float64) - low) / (high - low) - 1.0).astype(np.float32)
 
 
 def make_online_env(env_id: str, seed: Optional[int] = None) -> gym.Env:

@@ -15,11 +15,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from xql_jax.checks import check_offline_config
 from xql_jax.data import replay
 from xql_jax.envs import unit_actions
 from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
 from xql_jax.online import run_online
-from xql_jax.train import learner_steps, run_offline, validate_config
+from xql_jax.train import learner_steps, run_offline
 
 
 def online_config_from(config: ml_collections.ConfigDict, dataset_size: int) -> ml_collections.ConfigDict:
@@ -39,7 +40,7 @@ def validate_finetune_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(
             "fine-tuning needs the V-based learner; q_only (paper Eq. 9) reads dataset next actions"
         )
-    validate_config(config)
+    check_offline_config(config)
 
 
 def train_finetune(

@@ -26,7 +26,7 @@ def gumbel_loss(
     Args:
       diff: q - v, any shape; the batch maximum is taken over all of its elements.
       beta: the Gumbel temperature (not the AWR temperature).
-      max_clip: upper clip of z, or None for no clip.
+      max_clip: upper clip of z; None or inf for no clip (min(z, inf) = z, gradient 1).
       max_normalize: apply the max-normalised form.
       clip_below: clip z to [-max_clip, max_clip] instead, as the official online code does
         (``torch.clamp`` before the batch max): z below -max_clip then gets no gradient. The

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from xql_jax import agents, analysis
+from xql_jax import agents, analysis, checks
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.evaluation import evaluate
@@ -75,22 +75,6 @@ def averaged_metrics(sums: Dict, learn_calls: int, delayed: Sequence[str] = ()) 
         else:
             means[name] = np.asarray(total) / learn_calls
     return means
-
-
-def validate_online_config(config: ml_collections.ConfigDict) -> None:
-    for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
-        if int(config[name]) <= 0:
-            raise ValueError(f"config.{name} must be positive, got {config[name]}")
-    for name in ("start_steps", "updates_per_step", "bellman_error_interval", "checkpoint_interval"):
-        if int(config[name]) < 0:
-            raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
-    if config.checkpoints_to_keep < 1:
-        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
-    if not 0.0 <= config.online_fraction < 1.0:
-        raise ValueError(f"config.online_fraction must lie in [0, 1), got {config.online_fraction}")
-    if config.replay_capacity < config.batch_size:
-        raise ValueError(f"config.replay_capacity ({config.replay_capacity}) is below the batch size")
-    agent_config_from(config)  # raises on unknown or invalid agent fields
 
 
 def make_step_functions(
@@ -174,7 +158,8 @@ def train_online(
     outputs: Optional[OutputFactory] = None,
 ) -> Dict:
     """Train online agents from scratch; returns the summary also saved as summary.json."""
-    validate_online_config(config)
+    checks.check_online_config(config)
+    checks.check_members(num_seeds, sweep)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
     members = make_members(range(seed, seed + num_seeds), sweep, module.SWEEPABLE)
@@ -228,7 +213,7 @@ def run_online(
     ``<workdir>/<checkpoint_name>`` (learner states and replay buffers) is resumed from; the
     environments then start new episodes.
     """
-    validate_online_config(config)
+    checks.check_online_config(config)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
     algo = algorithm_name(config.learner, agent_config)

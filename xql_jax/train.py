@@ -16,11 +16,10 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import d4rl_envs
+from xql_jax import checks, d4rl_envs
 from xql_jax.agents import xql
 from xql_jax.data import (
     Dataset,
-    DatasetError,
     preprocess_rewards,
     reward_transform,
     sample_batch,
@@ -41,16 +40,6 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     stacked_states,
     to_host,
 )
-
-
-def check_shapes(dataset: Dataset, env) -> None:
-    obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
-    if (dataset.observation_dim,) != tuple(obs_shape) or (dataset.action_dim,) != tuple(act_shape):
-        raise DatasetError(
-            f"dataset observations/actions have dims {dataset.observation_dim}/{dataset.action_dim} "
-            f"but the environment expects {obs_shape}/{act_shape}: the dataset does not belong to this "
-            "environment; check --env_name and --dataset_path"
-        )
 
 
 def train_chunk_fn(config: xql.XQLConfig, batch_size: int, num_steps: int):
@@ -102,30 +91,6 @@ def learner_steps(config: ml_collections.ConfigDict) -> int:
     step times ``updates_per_step``. A cosine schedule spans them."""
     online = config.online.max_steps * config.online.updates_per_step if "online" in config else 0
     return config.max_steps + online
-
-
-def validate_config(config: ml_collections.ConfigDict) -> None:
-    for name in ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs"):
-        if int(config[name]) <= 0:
-            raise ValueError(f"config.{name} must be positive, got {config[name]}")
-    if config.checkpoint_interval < 0 or config.checkpoint_interval % config.log_interval:
-        raise ValueError(
-            f"config.checkpoint_interval ({config.checkpoint_interval}) must be 0 (only at the end) or a "
-            f"multiple of config.log_interval ({config.log_interval})"
-        )
-    if config.checkpoints_to_keep < 1:
-        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
-    if config.max_steps % config.log_interval:
-        raise ValueError(
-            f"config.max_steps ({config.max_steps}) must be a multiple of config.log_interval "
-            f"({config.log_interval}), the length of one scanned chunk"
-        )
-    if config.eval_interval % config.log_interval:
-        raise ValueError(
-            f"config.eval_interval ({config.eval_interval}) must be a multiple of config.log_interval "
-            f"({config.log_interval}), the length of one scanned chunk"
-        )
-    learner_config_from(config)  # raises on unknown or invalid learner fields
 
 
 class OfflineRun(NamedTuple):
@@ -199,7 +164,7 @@ def load_offline_data(
     transform = reward_transform(raw, config.reward_preprocessing)
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = source.make_env()
-    check_shapes(dataset, probe_env)
+    dataset = checks.check_dataset(dataset, probe_env, source.location)  # actions in [-1, 1]
     if getattr(probe_env, "zero_contact_forces", False) and np.any(
         dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
     ):
@@ -231,7 +196,8 @@ def run_offline(
 
     A checkpoint in ``<workdir>/<checkpoint_name>`` is resumed from; a finished run is not retrained.
     """
-    validate_config(config)
+    checks.check_offline_config(config)
+    checks.check_members(num_seeds, sweep)
     learner_config = learner_config_from(config)
     members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
     mesh = member_mesh(len(members), shard, log=log)

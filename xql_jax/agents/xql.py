@@ -49,7 +49,7 @@ class XQLConfig:
 
     value_loss: str = "gumbel"  # "gumbel" (X-QL) or "expectile" (IQL)
     beta: float = 2.0  # Gumbel temperature; NOT the AWR temperature
-    max_clip: Optional[float] = 7.0  # upper clip of (q - v) / beta inside the Gumbel loss
+    max_clip: Optional[float] = 7.0  # upper clip of (q - v) / beta in the Gumbel loss; None/inf: none
     max_normalize: bool = True  # max-normalised Gumbel loss (App. D.3)
     expectile: float = 0.7  # IQL only
     awr_temperature: float = 3.0  # inverse temperature of the AWR weights exp(adv * temp)

@@ -13,7 +13,7 @@ def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
     agent = ml_collections.ConfigDict()
     agent.value_loss = "gumbel"  # "gumbel": X-QL (Gumbel regression); "expectile": the IQL baseline
     agent.beta = 2.0  # Gumbel temperature of the value loss (the paper's beta, "--temp" upstream)
-    agent.max_clip = 7.0  # clip of (Q - V) / beta from above inside the Gumbel loss; None disables
+    agent.max_clip = 7.0  # clip of (Q - V) / beta from above inside the Gumbel loss; inf disables
     agent.max_normalize = True  # max-normalised Gumbel loss: same minimizer, per-batch gradient scale
     agent.expectile = 0.7  # IQL expectile (used only when value_loss == "expectile")
     agent.awr_temperature = 3.0  # AWR inverse temperature: weights exp((Q - V) * awr_temperature)

@@ -7,7 +7,8 @@ import dataclasses
 import hashlib
 import json
 import os
-from typing import Dict, Optional
+import socket
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -81,6 +82,14 @@ def _check_raw(raw: Dict[str, np.ndarray], source: str) -> None:
         if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
             bad = int(np.sum(~np.isfinite(array)))
             raise DatasetError(f"{source}: '{key}' holds {bad} NaN/inf value(s); clean the file first")
+    for key in ("terminals", "timeouts"):  # read as booleans: 0.5 would silently count as 1
+        flags = np.asarray(raw[key])
+        odd = ~np.isin(flags, (0, 1))
+        if np.any(odd):
+            raise DatasetError(
+                f"{source}: '{key}' holds {int(odd.sum())} value(s) other than 0 and 1 (e.g. "
+                f"{flags[odd].flat[0].item()!r}); each step's flag must be 0 or 1: round them in the file"
+            )
 
 
 def qlearning_transitions(raw: Dict[str, np.ndarray], source: str = "dataset") -> Dataset:
@@ -250,6 +259,47 @@ def read_references(hdf5_path: str) -> Optional[Dict[str, float]]:
     return {key: float(stored[key]) for key in REFERENCE_KEYS}
 
 
+def _host() -> str:
+    return socket.gethostname().replace(".", "_") or "host"
+
+
+def partial_path(path: str) -> str:
+    """Where ``path`` is written before it is renamed into place: named by host and process, so a
+    later write can tell a killed writer's leftover from a write in progress."""
+    return f"{path}.{_host()}.{os.getpid()}.partial"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_partials(path: str) -> List[str]:
+    """Delete the temporaries of ``path`` (and of its JSON) left by writers on this host that died
+    (a killed generation or make_dataset.py); those of live processes are left alone."""
+    removed = []
+    for target in (path, references_path(path)):
+        prefix = f"{os.path.basename(target)}."
+        folder = os.path.dirname(os.path.abspath(target))
+        for name in os.listdir(folder) if os.path.isdir(folder) else ():
+            if not (name.startswith(prefix) and name.endswith(".partial")):
+                continue
+            host, _, pid = name[len(prefix) : -len(".partial")].rpartition(".")
+            if not pid.isdigit() or (host and host != _host()) or _pid_alive(int(pid)):
+                continue  # not ours to judge, or its writer is still running
+            try:
+                os.remove(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+            except FileNotFoundError:  # another process cleaned it up first
+                pass
+    return removed
+
+
 def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str, float], metadata: Dict):
     """The D4RL layout (observations, actions, rewards, terminals, timeouts[, next_observations]), with
     the reference returns and ``metadata`` (JSON-serialisable) as attributes, and both also in the
@@ -258,8 +308,9 @@ def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str,
     import h5py
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    json_partial = f"{references_path(path)}.{os.getpid()}.partial"
+    remove_stale_partials(path)
+    partial = partial_path(path)
+    json_partial = partial_path(references_path(path))
     try:
         with h5py.File(partial, "w") as f:
             for key, value in raw.items():

@@ -66,8 +66,9 @@ class Source:
         return self.loader()
 
     def make_env(self, seed: Optional[int] = None) -> gym.Env:
-        """A new evaluation environment, reset with ``seed`` when one is given."""
-        env = self.env_factory()
+        """A new evaluation environment acting in [-1, 1] (``envs.unit_actions``, as online), reset
+        with ``seed`` when one is given."""
+        env = envs.unit_actions(self.env_factory(), self.name)
         if seed is not None:
             env.reset(seed=seed)
             env.action_space.seed(seed)

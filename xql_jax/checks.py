@@ -1,0 +1,305 @@
+"""Checks of a run's input before anything compiles: the --config file and its overrides, config
+values, seeds and sweeps, and a dataset against its environment. Each failure is one line (a
+ValueError, or DatasetError for data) naming the field or file and the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import math
+import os
+import re
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+import ml_collections
+import numpy as np
+
+from xql_jax import envs
+from xql_jax.data.dataset import Dataset, DatasetError
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+
+# As IQL's and X-QL's D4RLDataset (ikostrikov/implicit_q_learning dataset_utils.py, clip_to_eps=True,
+# eps=1e-5): dataset actions are clipped to [-1 + 1e-5, 1 - 1e-5].
+ACTION_CLIP_EPS = 1e-5
+# Actions further than this outside the environment's bounds (in [-1, 1] units) are not rounding:
+# the data belongs to another environment, or its actions were never mapped to the environment's.
+ACTION_TOLERANCE = 1e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# Config values
+
+
+def _in(low: float, high: float, low_open: bool, high_open: bool) -> Tuple[Callable[[Any], bool], str]:
+    def test(v):
+        return (low < v if low_open else low <= v) and (v < high if high_open else v <= high)
+
+    return test, f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+_POSITIVE = (lambda v: v > 0, "be > 0")
+_NON_NEGATIVE = (lambda v: v >= 0, "be >= 0")
+_AT_LEAST_ONE = (lambda v: v >= 1, "be >= 1")
+
+# Learner fields with an obvious range (any learner: xql, sac, td3). None is left to the learner
+# (unset, off, or the task's value).
+AGENT_FIELD_RANGES: Dict[str, Tuple[Callable[[Any], bool], str]] = {
+    "discount": _in(0.0, 1.0, low_open=True, high_open=False),
+    "expectile": _in(0.0, 1.0, low_open=True, high_open=True),
+    "tau": _in(0.0, 1.0, low_open=True, high_open=False),
+    "actor_dropout_rate": _in(0.0, 1.0, low_open=False, high_open=True),
+    "beta": _POSITIVE,
+    "max_clip": (lambda v: v > 0, "be > 0 (inf: no clipping)"),
+    "awr_temperature": _NON_NEGATIVE,
+    "actor_lr": _POSITIVE,
+    "critic_lr": _POSITIVE,
+    "value_lr": _POSITIVE,
+    "temperature_lr": _POSITIVE,
+    "init_temperature": _POSITIVE,
+    "huber_delta": _POSITIVE,
+    "grad_clip_norm": _POSITIVE,
+    "init_gain": _POSITIVE,
+    "policy_mean_gain": _POSITIVE,
+    "policy_noise": _NON_NEGATIVE,
+    "noise_clip": _NON_NEGATIVE,
+    "exploration_noise": _NON_NEGATIVE,
+    "value_action_noise": _NON_NEGATIVE,
+    "sample_random_times": _NON_NEGATIVE,
+    "value_updates": _AT_LEAST_ONE,
+    "actor_update_every": _AT_LEAST_ONE,
+    "target_update_every": _AT_LEAST_ONE,
+}
+
+
+def agent_field_problem(name: str, value: Any) -> Optional[str]:
+    """What is wrong with ``value`` for learner field ``name`` ("must lie in (0, 1], got 1.5"), or None."""
+    if name == "hidden_dims":
+        widths = value if isinstance(value, (tuple, list)) else (value,)
+        if not widths or not all(
+            isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w > 0 for w in widths
+        ):
+            return f"must be layer widths, positive integers such as (256, 256), got {value!r}"
+        return None
+    if name not in AGENT_FIELD_RANGES or value is None or isinstance(value, bool):
+        return None
+    test, what = AGENT_FIELD_RANGES[name]
+    if not isinstance(value, (int, float, np.number)) or math.isnan(value) or not test(value):
+        return f"must {what}, got {value!r}"
+    return None
+
+
+def check_agent_fields(agent: Mapping[str, Any]) -> None:
+    """Refuse learner fields outside their range (discount in (0, 1], beta > 0, learning rates > 0, ...)."""
+    for name, value in agent.items():
+        problem = agent_field_problem(name, value)
+        if problem:
+            raise ValueError(f"config.agent.{name} {problem}")
+
+
+def _check_positive(config, names: Sequence[str]) -> None:
+    for name in names:
+        if int(config[name]) <= 0:
+            raise ValueError(f"config.{name} must be positive, got {config[name]}")
+
+
+def check_offline_config(config: ml_collections.ConfigDict) -> None:
+    """The offline loop's config (and its learner's fields), before any data is read."""
+    _check_positive(
+        config, ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs")
+    )
+    if config.checkpoint_interval < 0 or config.checkpoint_interval % config.log_interval:
+        raise ValueError(
+            f"config.checkpoint_interval ({config.checkpoint_interval}) must be 0 (only at the end) or a "
+            f"multiple of config.log_interval ({config.log_interval})"
+        )
+    if config.checkpoints_to_keep < 1:
+        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
+    if config.max_steps % config.log_interval:
+        raise ValueError(
+            f"config.max_steps ({config.max_steps}) must be a multiple of config.log_interval "
+            f"({config.log_interval}), the length of one scanned chunk"
+        )
+    if config.eval_interval % config.log_interval:
+        raise ValueError(
+            f"config.eval_interval ({config.eval_interval}) must be a multiple of config.log_interval "
+            f"({config.log_interval}), the length of one scanned chunk"
+        )
+    if config.reward_preprocessing not in ("locomotion", "antmaze", "none"):
+        raise ValueError(
+            f"config.reward_preprocessing must be 'locomotion', 'antmaze' or 'none', "
+            f"got {config.reward_preprocessing!r}"
+        )
+    check_agent_fields(config.agent)
+
+
+def check_online_config(config: ml_collections.ConfigDict) -> None:
+    """The online loop's config (and its learner's fields), before any environment is made."""
+    _check_positive(
+        config, ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs")
+    )
+    for name in ("start_steps", "updates_per_step", "bellman_error_interval", "checkpoint_interval"):
+        if int(config[name]) < 0:
+            raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
+    if config.checkpoints_to_keep < 1:
+        raise ValueError(f"config.checkpoints_to_keep must be >= 1, got {config.checkpoints_to_keep}")
+    if not 0.0 <= config.online_fraction < 1.0:
+        raise ValueError(f"config.online_fraction must lie in [0, 1), got {config.online_fraction}")
+    if config.replay_capacity < config.batch_size:
+        raise ValueError(f"config.replay_capacity ({config.replay_capacity}) is below the batch size")
+    check_agent_fields(config.agent)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds and sweeps
+
+
+def check_sweep_flags(specs: Sequence[str]) -> None:
+    """One --sweep per name: a repeated name would silently keep only the last one's values."""
+    seen = {}
+    for spec in specs:
+        name = spec.partition("=")[0].strip()
+        if name in seen:
+            raise ValueError(
+                f"--sweep={seen[name]} and --sweep={spec} both sweep {name}: give its values once, "
+                f"--sweep={name}=v1,v2,... (repeat --sweep only for other names, to make a grid)"
+            )
+        seen[name] = spec
+
+
+def check_members(num_seeds: int, sweep: Optional[Mapping[str, Sequence[float]]] = None) -> None:
+    """At least one seed, and swept values inside their field's range."""
+    if num_seeds < 1:
+        raise ValueError(f"num_seeds (--num_seeds) must be at least 1, got {num_seeds}")
+    for name, values in (sweep or {}).items():
+        for value in values:
+            problem = agent_field_problem(name, value)
+            if problem:
+                raise ValueError(f"--sweep={name}=...: config.agent.{name} {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The --config flag, checked before absl and ml_collections read it
+
+
+def split_config_arg(value: str) -> Tuple[str, Optional[str]]:
+    """("configs/maze.py", "iql") for "configs/maze.py:iql"; the variant is None when absent."""
+    path, sep, variant = value.partition(":")
+    return os.path.expanduser(path), (variant if sep else None)
+
+
+def _shipped_configs() -> str:
+    names = sorted(f for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and not f.startswith("_"))
+    return f"{CONFIG_DIR}/{{{','.join(names)}}}"
+
+
+def load_config_file(value: str) -> ml_collections.ConfigDict:
+    """The config of ``--config=<file>[:<variant>]``; errors name the file and its variants."""
+    path, variant = split_config_arg(value)
+    if not os.path.isfile(path):
+        where = "" if os.path.isabs(path) else f" (relative to {os.getcwd()})"
+        raise ValueError(
+            f"--config file {path} not found{where}; the shipped configs are {_shipped_configs()}"
+        )
+    try:
+        spec = importlib.util.spec_from_file_location("_checked_config", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception as e:  # a broken file: any error, in one line
+        raise ValueError(f"--config file {path} does not load: {type(e).__name__}: {e}") from None
+    if not callable(getattr(module, "get_config", None)):
+        raise ValueError(f"--config file {path} has no get_config() function")
+    try:
+        return module.get_config() if variant is None else module.get_config(variant)
+    except Exception as e:  # the config files name their variants in their errors
+        detail = " ".join(str(e).split())
+        raise ValueError(f"--config={value}: {detail}") from None
+
+
+_OVERRIDE = re.compile(r"^--?(?:no)?config\.([^=]+)")
+
+
+def _config_arg(argv: Sequence[str]) -> Optional[str]:
+    for i, arg in enumerate(argv):
+        if re.match(r"^--?config=", arg):
+            return arg.split("=", 1)[1]
+        if arg in ("--config", "-config") and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def check_config_args(argv: Sequence[str], default_config: str) -> None:
+    """The --config file (or ``default_config``) loads, and every --config.<field> override names a
+    field it has; an unknown field names the closest ones and the fields beside it."""
+    value = _config_arg(argv)
+    config = load_config_file(value if value is not None else default_config)
+    for arg in argv:
+        match = _OVERRIDE.match(arg)
+        if match:
+            _check_field_path(config, match[1], arg)
+
+
+def _check_field_path(config, field: str, arg: str) -> None:
+    node, parts = config, field.split(".")
+    for depth, part in enumerate(parts):
+        parent = ".".join(["config", *parts[:depth]])
+        if not isinstance(node, (ml_collections.ConfigDict, dict)):
+            raise ValueError(f"{arg}: {parent} is a {type(node).__name__}, it has no field {part!r}")
+        keys = sorted(node.keys())
+        if part not in keys:
+            close = difflib.get_close_matches(part, keys, n=3)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ValueError(
+                f"{arg}: unknown config field {'.'.join(parts[: depth + 1])}; {hint}{parent} has {keys}"
+            )
+        node = node[part]
+    value = arg.split("=", 1)[1] if "=" in arg else None
+    if value is not None and value.strip().lower() == "none" and isinstance(node, float):
+        fix = "leave it out to keep the config's value"
+        if parts[-1] == "max_clip":
+            fix = "pass inf for no clipping"
+        raise ValueError(f"{arg}: a float field cannot be set to None from the command line; {fix}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A dataset against the environment its policies are evaluated in
+
+
+def check_shapes(dataset: Dataset, env) -> None:
+    obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
+    if (dataset.observation_dim,) != tuple(obs_shape) or (dataset.action_dim,) != tuple(act_shape):
+        raise DatasetError(
+            f"dataset observations/actions have dims {dataset.observation_dim}/{dataset.action_dim} "
+            f"but the environment expects {obs_shape}/{act_shape}: the dataset does not belong to this "
+            "environment; check --env_name and --dataset_path"
+        )
+
+
+def check_dataset(dataset: Dataset, env, location: str) -> Dataset:
+    """``dataset`` with its actions in the learners' [-1, 1] (``envs.unit_actions``' rescaling of the
+    environment's bounds), clipped to [-1 + 1e-5, 1 - 1e-5] as the official code does; actions
+    clearly outside the environment's bounds are refused. ``env`` is the evaluation environment
+    (``Source.make_env()``)."""
+    check_shapes(dataset, env)
+    space = envs.native_action_space(env)
+    actions = envs.to_unit_actions(dataset.actions, space)
+    below, above = -1.0 - actions.min(axis=0), actions.max(axis=0) - 1.0
+    excess = np.maximum(below, above)
+    if np.max(excess) > ACTION_TOLERANCE:
+        dim = int(np.argmax(excess))
+        raise DatasetError(
+            f"{location}: actions (dimension {dim}) span [{dataset.actions[:, dim].min():.4g}, "
+            f"{dataset.actions[:, dim].max():.4g}] but the environment's bounds there are "
+            f"[{float(space.low[dim]):g}, {float(space.high[dim]):g}]: the data belongs to another "
+            "environment (check --env_name) or its actions are not in the environment's units "
+            "(store them in the environment's bounds)"
+        )
+    limit = 1.0 - ACTION_CLIP_EPS
+    return dataclasses.replace(
+        dataset,
+        actions=np.clip(actions, -limit, limit).astype(np.float32),
+        next_actions=np.clip(envs.to_unit_actions(dataset.next_actions, space), -limit, limit).astype(
+            np.float32
+        ),
+    )
