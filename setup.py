@@ -46,7 +46,7 @@ setup(
     package_data={"xql_jax.data": ["behavior_policies/*.npz", "behavior_policies/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.5", "wandb==0.31.0"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5,<4", "ruff>=0.5", "wandb==0.31.0"],
         # Optional Weights & Biases logging (xql_jax.tracking); imported only when used.
         "wandb": ["wandb==0.31.0"],
         # GPU builds of the pinned jaxlib (pick the one matching the machine's CUDA driver).

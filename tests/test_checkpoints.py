@@ -9,6 +9,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from tests.test_launcher import ROOT, run
 from xql_jax.agents import xql
@@ -124,17 +125,21 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path, small_ma
 
 
 def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_refused(
-    tmp_path, small_maze_file
+    tmp_path, small_maze_file, tiny_offline_config
 ):
-    args = [f"--workdir={tmp_path}", f"--dataset_path={small_maze_file}", *ARGS, "--config.max_steps=500"]
-    assert run(args).returncode == 0
+    from xql_jax.train import train_offline
+
+    lines = []
+    args = dict(dataset_path=small_maze_file, progress=False, log=lines.append)
+    train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
     before = open(tmp_path / "metrics.jsonl").read()
-    again = run(args)
-    assert again.returncode == 0 and "resuming from the checkpoint at step 500" in again.stdout
+    lines.clear()
+    summary = train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+    assert any("resuming from the checkpoint at step 40" in line for line in lines) and summary["steps"] == 40
     assert open(tmp_path / "metrics.jsonl").read() == before  # nothing retrained, nothing duplicated
-    changed = run(args + ["--config.agent.beta=5"])
-    assert changed.returncode != 0 and "holds another run (agent.beta: 2.0 -> 5.0)" in changed.stderr
-    assert "Traceback" not in changed.stderr
+    tiny_offline_config.agent.beta = 5.0
+    with pytest.raises(ValueError, match=r"holds another run \(agent\.beta: 2\.0 -> 5\.0\)"):
+        train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
 
 
 def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_path):

@@ -21,10 +21,23 @@ TINY = [
 ]
 
 
-def run(args, cwd=ROOT):
+# Runs a launcher as `python launcher.py ...` would and reports on stderr whether wandb was imported.
+REPORT_WANDB = (
+    "import os, runpy, sys\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+    "try:\n"
+    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "finally:\n"
+    "    print('wandb imported:', 'wandb' in sys.modules, file=sys.stderr)\n"
+)
+
+
+def run(args, cwd=ROOT, report_wandb=False):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
+    wrapper = ["-c", REPORT_WANDB] if report_wandb else []
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "train_offline.py"), *args],
+        [sys.executable, *wrapper, os.path.join(ROOT, "experiments", "train_offline.py"), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -42,10 +55,12 @@ def test_launcher_trains_and_writes_outputs(tmp_path, small_maze_file, variant):
             f"--workdir={workdir}",
             f"--dataset_path={small_maze_file}",
             *TINY,
-        ]
+        ],
+        report_wandb=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"FINAL pointmaze-umaze-v0 {variant} seed=0: normalized_score last=" in result.stdout
+    assert "wandb imported: False" in result.stderr  # without --wandb_project wandb is never imported
     # The console holds the run's own lines: no Orbax INFO log of every save, no import notices.
     assert "checkpoint_manager" not in result.stderr and "reward functions were updated" not in result.stderr
     assert {"config.json", "metrics.jsonl", "eval.jsonl", "eval.csv", "summary.json", "tb"} <= set(

@@ -47,7 +47,7 @@ def test_each_vmapped_member_equals_its_own_single_run():
 SHARDED_SCRIPT = textwrap.dedent(
     """
     import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
     os.environ["JAX_PLATFORMS"] = "cpu"
     import jax, numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec

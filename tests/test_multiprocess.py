@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FAST_COMPILE_XLA_FLAGS, ROOT
 from tests.multiprocess_worker import train_both
 
 
@@ -27,7 +27,7 @@ def rows(path):
 def test_two_processes_train_four_members_as_one_process_does(tmp_path, small_maze_file, quiet):
     port = free_port()
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)  # one device per process
+    env["XLA_FLAGS"] = FAST_COMPILE_XLA_FLAGS  # and no forced device count: one device per process
     processes = [
         subprocess.Popen(
             [

@@ -294,14 +294,21 @@ def test_online_run_killed_mid_way_resumes_without_duplicate_rows(tmp_path):
 
 
 def test_online_divergence_stops_the_run_naming_step_and_loss(tmp_path):
-    result = run_launcher(
-        "train_online.py",
-        ["--config=configs/online.py:xtd3", f"--workdir={tmp_path}", "--config.agent.critic_lr=1e6"]
-        + TINY_ONLINE,
-    )
-    assert result.returncode != 0
-    assert "error: training diverged at step" in result.stderr and "Traceback" not in result.stderr
-    assert os.path.exists(tmp_path / "metrics.jsonl")  # the logs written before the divergence remain
+    from xql_jax.configs import online
+    from xql_jax.online import train_online
+    from xql_jax.runs import TrainingDiverged
+
+    config = online.for_task(online.get_config("xtd3"), "cheetah-run")
+    config.agent.hidden_dims = (16, 16)
+    config.agent.critic_lr = 1e6  # Adam moves every weight by about 1e6 per step
+    config.update(batch_size=32, replay_capacity=300, max_steps=300, start_steps=50, log_interval=100)
+    config.update(eval_interval=300, eval_episodes=1, eval_envs=1)
+    with pytest.raises(
+        TrainingDiverged, match=r"training diverged at step 100: \w+_loss = [0-9.e+]+ exceeds 1e\+08"
+    ):
+        train_online(config, str(tmp_path), "cheetah-run", progress=False, log=lambda *_: None)
+    summary = json.load(open(tmp_path / "summary.json"))
+    assert summary["diverged"].startswith("training diverged at step 100") and summary["last"] is None
 
 
 def test_finetune_launcher_continues_offline_curve_online(tmp_path, small_maze_file):
