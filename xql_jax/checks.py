@@ -276,10 +276,12 @@ def check_shapes(dataset: Dataset, env) -> None:
         )
 
 
-def check_dataset(dataset: Dataset, env, location: str) -> Dataset:
+def check_dataset(dataset: Dataset, env, location: str, log=print) -> Dataset:
     """``dataset`` with its actions in the learners' [-1, 1] (``envs.unit_actions``' rescaling of the
-    environment's bounds), clipped to [-1 + 1e-5, 1 - 1e-5] as the official code does; actions
-    clearly outside the environment's bounds are refused. ``env`` is the evaluation environment
+    environment's bounds), clipped to [-1 + 1e-5, 1 - 1e-5] as the official code does whatever their
+    range. Actions clearly outside the environment's bounds are clipped too, as the official code
+    would have, but with a warning naming the file, the dimension and both ranges: they usually mean
+    another environment's data or unnormalised actions. ``env`` is the evaluation environment
     (``Source.make_env()``)."""
     check_shapes(dataset, env)
     space = envs.native_action_space(env)
@@ -288,12 +290,13 @@ def check_dataset(dataset: Dataset, env, location: str) -> Dataset:
     excess = np.maximum(below, above)
     if np.max(excess) > ACTION_TOLERANCE:
         dim = int(np.argmax(excess))
-        raise DatasetError(
-            f"{location}: actions (dimension {dim}) span [{dataset.actions[:, dim].min():.4g}, "
+        outside = float(np.mean(np.any(np.abs(actions) > 1.0 + ACTION_TOLERANCE, axis=1)))
+        log(
+            f"warning: {location}: actions (dimension {dim}) span [{dataset.actions[:, dim].min():.4g}, "
             f"{dataset.actions[:, dim].max():.4g}] but the environment's bounds there are "
-            f"[{float(space.low[dim]):g}, {float(space.high[dim]):g}]: the data belongs to another "
-            "environment (check --env_name) or its actions are not in the environment's units "
-            "(store them in the environment's bounds)"
+            f"[{float(space.low[dim]):g}, {float(space.high[dim]):g}] ({outside:.2%} of the rows outside): "
+            "they are clipped to the bounds as the official code did; if the data belongs to another "
+            "environment (check --env_name) or its actions are not in the environment's units, fix the data"
         )
     limit = 1.0 - ACTION_CLIP_EPS
     return dataclasses.replace(

@@ -164,7 +164,7 @@ def load_offline_data(
     transform = reward_transform(raw, config.reward_preprocessing)
     dataset = preprocess_rewards(raw, config.reward_preprocessing)
     probe_env = source.make_env()
-    dataset = checks.check_dataset(dataset, probe_env, source.location)  # actions in [-1, 1]
+    dataset = checks.check_dataset(dataset, probe_env, source.location, log=log)  # actions in [-1, 1]
     if getattr(probe_env, "zero_contact_forces", False) and np.any(
         dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
     ):
