@@ -160,6 +160,21 @@ class RunSession:
         self._summary_args: Optional[Tuple[str, Mapping, Mapping]] = None
         self._closed = False
 
+    @classmethod
+    def for_config(cls, workdir: str, members: Sequence[Member], config_json: str, config, **kwargs):
+        """A session with the cadence of a loop config (``max_steps``, ``eval_interval``,
+        ``checkpoint_interval``, ``checkpoints_to_keep``, offline and online alike)."""
+        return cls(
+            workdir,
+            members,
+            config_json,
+            total_steps=config.max_steps,
+            eval_interval=config.eval_interval,
+            checkpoint_interval=config.checkpoint_interval,
+            checkpoints_to_keep=config.checkpoints_to_keep,
+            **kwargs,
+        )
+
     # -- start -------------------------------------------------------------------------------------
     def start(self, template: Any) -> Tuple[Any, Optional[Dict]]:
         """Restore the newest readable checkpoint into ``template``'s layout (or keep ``template``),

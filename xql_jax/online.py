@@ -242,15 +242,12 @@ def run_online(
         config_json = config_with_identity(config, identity)
     probe.close()
     metric = "normalized_score" if references is not None else "return_mean"
-    session = RunSession(
+    session = RunSession.for_config(
         workdir,
         members,
         config_json,
-        total_steps=config.max_steps,
+        config,
         first_step=step_offset,
-        eval_interval=config.eval_interval,
-        checkpoint_interval=config.checkpoint_interval,
-        checkpoints_to_keep=config.checkpoints_to_keep,
         checkpoint_name=checkpoint_name,
         outputs=outputs,
         progress=progress,

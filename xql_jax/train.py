@@ -217,14 +217,11 @@ def run_offline(
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
 
-    session = RunSession(
+    session = RunSession.for_config(
         workdir,
         members,
         config_json,
-        total_steps=config.max_steps,
-        eval_interval=config.eval_interval,
-        checkpoint_interval=config.checkpoint_interval,
-        checkpoints_to_keep=config.checkpoints_to_keep,
+        config,
         checkpoint_name=checkpoint_name,
         outputs=outputs,
         progress=progress,
