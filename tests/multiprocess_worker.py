@@ -36,5 +36,14 @@ if __name__ == "__main__":
     process_id, port, workdir, dataset_path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process_id)
     assert jax.process_count() == 2 and len(jax.devices()) == 2 and len(jax.local_devices()) == 1
+    if process_id != 0:  # only process 0 writes: any output or summary made here fails the run
+        import xql_jax.loop
+        import xql_jax.runs
+
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"process {process_id} wrote outputs")
+
+        xql_jax.loop.RunLogger = refuse
+        xql_jax.runs.write_json = refuse
     train_both(workdir, dataset_path)
     print(f"process {jax.process_index()} done", flush=True)

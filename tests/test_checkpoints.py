@@ -155,6 +155,17 @@ def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_pa
     assert open(tmp_path / "eval.csv").read().splitlines() == ["step,return_mean", "100,1.0", "200,1.0"]
 
 
+def test_a_cut_that_leaves_no_evaluation_keeps_eval_csv_readable(tmp_path):
+    import csv
+
+    logger = RunLogger(str(tmp_path), tensorboard=False)
+    logger.log_eval(500, {"return_mean": 1.0})
+    logger.close()
+    logger = RunLogger(str(tmp_path), tensorboard=False, resume_step=0)  # a restart with no checkpoint
+    logger.log_eval(500, {"return_mean": 2.0})
+    assert list(csv.DictReader(open(tmp_path / "eval.csv"))) == [{"step": "500", "return_mean": "2.0"}]
+
+
 def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path):
     import pytest
 

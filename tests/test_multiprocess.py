@@ -47,12 +47,15 @@ def test_two_processes_train_four_members_as_one_process_does(tmp_path, small_ma
         )  # fmt: skip
         for i in range(2)
     ]
-    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    try:
+        outputs = [p.communicate(timeout=300)[0] for p in processes]
+    finally:
+        for process in processes:
+            process.kill()
     for i, (process, output) in enumerate(zip(processes, outputs, strict=True)):
+        # Process 1 fails if it makes any output or summary (the worker forbids it): only 0 writes.
         assert process.returncode == 0, output[-3000:]
         assert f"process {i} done" in output
-    # Only process 0 wrote (the others' member directories would be duplicates).
-    assert "workdir" in outputs[0]
 
     train_both(str(tmp_path / "one"), small_maze_file, log=quiet["log"])
     for phase, members in (("offline", 4), ("online", 4)):

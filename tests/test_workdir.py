@@ -144,3 +144,32 @@ def test_a_workdir_that_is_a_file_is_refused_in_one_line(
     path.write_text("x")
     with pytest.raises(ValueError, match=r"--workdir .*file is a file, not a folder"):
         train_offline(tiny_offline_config, str(path), MAZE, dataset_path=small_maze_file, **quiet)
+
+
+def test_two_members_with_one_name_are_refused():
+    from xql_jax.runs import make_members
+
+    with pytest.raises(ValueError, match=r"two members would both be named seed0_beta1"):
+        make_members([0], {"beta": [1.0, 1.0000001]}, ("beta",))
+
+
+def test_fine_tuning_never_drops_its_online_rows_to_redo_the_offline_phase(tmp_path, small_maze_file, quiet):
+    from xql_jax.configs import finetune
+    from xql_jax.finetune import train_finetune
+
+    config = finetune.get_config()
+    config.agent.hidden_dims = (8, 8)
+    config.update(batch_size=16, max_steps=40, log_interval=20, eval_interval=40, checkpoint_interval=20)
+    config.update(eval_episodes=1, eval_envs=1)
+    config.online.update(max_steps=40, log_interval=20, eval_interval=40, eval_episodes=1, eval_envs=1)
+    workdir = tmp_path / "run"
+    train_finetune(config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    steps = [json.loads(line)["step"] for line in open(workdir / "metrics.jsonl")]
+    assert steps == [20, 40, 60, 80]
+    for root, _, files in os.walk(workdir / "checkpoints" / "offline" / "40" / "state"):
+        for name in files:
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(b"garbage")
+    with pytest.raises(ValueError, match=r"a later phase has logged past it"):
+        train_finetune(config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    assert [json.loads(line)["step"] for line in open(workdir / "metrics.jsonl")] == steps

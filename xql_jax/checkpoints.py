@@ -12,8 +12,17 @@ import os
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
+
+
+def _everywhere(ok: bool) -> bool:
+    """True when ``ok`` holds on every process (a collective with several processes)."""
+    if jax.process_count() == 1:
+        return ok
+    flags = multihost_utils.process_allgather(np.asarray([ok], np.int32))
+    return bool(np.min(flags))
 
 
 class Checkpointer:
@@ -55,17 +64,23 @@ class Checkpointer:
         since the one before it, not the run."""
         steps = sorted(self._manager.all_steps(), reverse=True)
         for step in steps:
+            restored, error = None, None
             try:
                 restored = self.restore(step, template)
-            except Exception as error:  # noqa: BLE001 (any unreadable checkpoint: try the older one)
-                reason = " ".join(str(error).split())[:160]
-                log(
-                    f"warning: the checkpoint at step {step} in {self.directory} cannot be read "
-                    f"({type(error).__name__}: {reason}); trying an older one"
-                )
-                continue
-            self._set_aside([s for s in steps if s > step])
-            return restored
+            except Exception as e:  # noqa: BLE001 (any unreadable checkpoint: try the older one)
+                error = e
+            # Each process reads its own shards: every one must have read the step, or all move on.
+            if _everywhere(error is None):
+                self._set_aside([s for s in steps if s > step])
+                return restored
+            if error is None:
+                reason = "another process could not read its part"
+            else:
+                reason = f"{type(error).__name__}: {' '.join(str(error).split())[:160]}"
+            log(
+                f"warning: the checkpoint at step {step} in {self.directory} cannot be read ({reason}); "
+                "trying an older one"
+            )
         if steps:
             raise ValueError(
                 f"no checkpoint in {self.directory} can be read (steps {steps}): move that folder away to "
@@ -77,13 +92,17 @@ class Checkpointer:
         """Rename unreadable checkpoints to ``<step>.damaged`` (kept for a look, ignored from now on),
         so the resumed run can save those steps again."""
         if not damaged:
-            return
+            return  # every process agreed on the step, so every one returns here alike
         if jax.process_index() == 0:
             for step in damaged:
-                os.replace(
-                    os.path.join(self.directory, str(step)), os.path.join(self.directory, f"{step}.damaged")
-                )
-        multihost_utils.sync_global_devices("checkpoints set aside")
+                target = os.path.join(self.directory, f"{step}.damaged")
+                suffix = 1
+                while os.path.exists(target):  # the same step damaged before
+                    target = os.path.join(self.directory, f"{step}.damaged{suffix}")
+                    suffix += 1
+                os.replace(os.path.join(self.directory, str(step)), target)
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices("checkpoints set aside")
         self._manager.reload()
 
     def close(self) -> None:

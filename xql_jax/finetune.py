@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from xql_jax.checks import check_offline_config
+from xql_jax.checks import check_offline_config, check_online_config
 from xql_jax.data import replay
 from xql_jax.envs import unit_actions
 from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
@@ -41,6 +41,8 @@ def validate_finetune_config(config: ml_collections.ConfigDict) -> None:
             "fine-tuning needs the V-based learner; q_only (paper Eq. 9) reads dataset next actions"
         )
     check_offline_config(config)
+    # The online phase's settings too, now rather than after the offline phase's hours.
+    check_online_config(online_config_from(config, dataset_size=config.batch_size))
 
 
 def train_finetune(

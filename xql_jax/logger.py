@@ -86,7 +86,10 @@ class RunLogger:
             kept = lines[:1] + [
                 line for line in lines[1:] if _csv_step(line) is not None and _csv_step(line) <= step
             ]
-            _rewrite(path, kept if len(kept) > 1 else [])
+            if len(kept) > 1:
+                _rewrite(path, kept)
+            else:  # no evaluation left: the next one writes the file again, header first
+                os.remove(path)
 
     def close(self) -> None:
         if self._writer is not None:

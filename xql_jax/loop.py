@@ -50,7 +50,11 @@ def wandb_outputs(settings: Mapping, workdir: str) -> OutputFactory:
     def outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
         from xql_jax import tracking
 
-        wandb_run = tracking.from_config(settings, workdir, directory, member.name, config, resume=True)
+        # A start without a checkpoint begins its files afresh (cut_to 0), and so a new wandb run;
+        # otherwise the member's wandb run goes on (its rows after cut_to appear twice there).
+        wandb_run = tracking.from_config(
+            settings, workdir, directory, member.name, config, resume=cut_to is None or cut_to > 0
+        )
         return default_outputs(directory, cut_to, member, config) + [wandb_run]
 
     return outputs
@@ -70,6 +74,25 @@ def prepare_workdir(workdir: str) -> str:
     if not os.access(workdir, os.W_OK | os.X_OK):
         raise ValueError(f"--workdir {workdir} is not writable: choose a folder you can write to")
     return workdir
+
+
+def _close_all(outputs: Sequence[Any]) -> None:
+    """Close every output even if one fails (the first failure is raised after the others closed)."""
+    error = None
+    for output in outputs:
+        try:
+            output.close()
+        except Exception as e:  # noqa: BLE001
+            error = error or e
+    if error is not None:
+        raise error
+
+
+def _row_step(line: str) -> Optional[int]:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 LOCK_NAME = ".lock"
@@ -190,6 +213,8 @@ class RunSession:
         # A finished phase keeps what later phases logged; otherwise rows past the step resumed from
         # (or every row of this phase, when there is no checkpoint) belonged to an attempt that died.
         cut_to = None if finished else self.step
+        if cut_to is not None:
+            self._refuse_to_cut_later_phases()
         outputs = None
         if self.is_writer:
             outputs = []
@@ -201,7 +226,12 @@ class RunSession:
                     f.write(self.config_json)
                 os.replace(os.path.join(directory, "config.json.tmp"), os.path.join(directory, "config.json"))
             for member, directory in zip(self.members, member_dirs(self.workdir, self.members), strict=True):
-                outputs.append(self._outputs(directory, cut_to, member, json.loads(self.config_json)))
+                try:
+                    outputs.append(self._outputs(directory, cut_to, member, json.loads(self.config_json)))
+                except BaseException:
+                    for opened in outputs:
+                        _close_all(opened)
+                    raise
         self.records = MemberRecords(self.workdir, self.members, outputs, resume=record)
         self.bar = tqdm.tqdm(
             total=self.total_steps,
@@ -211,6 +241,24 @@ class RunSession:
             unit="step",
         )
         return state, record
+
+    def _refuse_to_cut_later_phases(self) -> None:
+        """A phase about to be redone from an earlier step (its newest checkpoint could not be read,
+        or is gone) while a later phase (fine-tuning's online one) has logged: cutting the files
+        would lose the later phase's rows, which its own finished checkpoint would not redo."""
+        end = self.first_step + self.total_steps
+        for directory in member_dirs(self.workdir, self.members):
+            path = os.path.join(directory, "metrics.jsonl")
+            if not os.path.exists(path):
+                continue
+            steps = [_row_step(line) for line in open(path)]
+            if any(step is not None and step > end for step in steps):
+                raise ValueError(
+                    f"{self.checkpointer.directory} has no readable checkpoint at this phase's end (step "
+                    f"{end}) but a later phase has logged past it in {directory}: redoing this phase "
+                    "would drop that phase's rows. Restore the checkpoint (a <step>.damaged folder) or "
+                    "use a new --workdir"
+                )
 
     def summary_on_exit(self, metric: str, info: Mapping, hyperparams: Mapping) -> None:
         """What ``finish`` (or a divergence) writes into summary.json besides the evaluations."""
@@ -270,16 +318,21 @@ class RunSession:
             self.bar.close()
             self.bar = None
         if self.records is not None:
-            self.records.close()
-            self.records.outputs = [[] for _ in self.members]
+            outputs, self.records.outputs = self.records.outputs, [[] for _ in self.members]
+            for member_outputs in outputs:
+                _close_all(member_outputs)
 
     def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._close_outputs()
-        self.checkpointer.close()
-        self._release()
+        try:
+            self._close_outputs()
+        finally:
+            try:
+                self.checkpointer.close()
+            finally:
+                self._release()
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -64,11 +64,20 @@ def make_members(
         if name == "beta" and min(values) <= 0:
             raise ValueError(f"beta values must be positive, got {list(values)}")
     names = sorted(sweep)
-    return [
+    members = [
         Member(seed, dict(zip(names, combo, strict=True)))
         for combo in itertools.product(*(sweep[n] for n in names))
         for seed in seeds
     ]
+    seen = set()
+    for member in members:
+        if member.name in seen:  # one directory, one checkpoint slot, one row stream for two learners
+            raise ValueError(
+                f"two members would both be named {member.name}: give each --sweep value once, with "
+                "values that differ in their first 6 significant digits"
+            )
+        seen.add(member.name)
+    return members
 
 
 def stacked_states(module, members: Sequence[Member], observation_dim: int, action_dim: int, config):
@@ -105,6 +114,13 @@ def member_mesh(num_members: int, shard: Optional[bool] = None, log=print) -> Op
     ``shard=None`` shards when there are several devices and they divide the members evenly.
     """
     devices = jax.devices()
+    if jax.process_count() > 1 and (shard is False or num_members % len(devices)):
+        # Every process would hold every member and the gathers would double them.
+        raise ValueError(
+            f"a run over {jax.process_count()} processes shards its members over all {len(devices)} "
+            f"devices: choose num_seeds x sweep size as a multiple of {len(devices)} ({num_members} "
+            "members now), and not --shard=false"
+        )
     if shard is False or (shard is None and len(devices) == 1):
         return None
     if num_members % len(devices):
@@ -145,10 +161,14 @@ class MemberLayout:
         sharding = NamedSharding(self._mesh, PartitionSpec(MEMBER_AXIS))
         if jax.process_count() == 1:
             return jax.device_put(tree, sharding)
-        return jax.tree_util.tree_map(
-            lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]),
-            jax.device_get(tree),
-        )
+
+        def put(x):
+            if isinstance(x, jax.Array) and not x.is_fully_addressable:  # already global (fine-tuning)
+                return jax.device_put(x, sharding)
+            x = np.asarray(x)
+            return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+        return jax.tree_util.tree_map(put, tree)
 
     def to_global(self, local_rows: np.ndarray):
         """This process's rows (its members, in order) as the global member-stacked array."""
