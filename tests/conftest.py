@@ -25,7 +25,23 @@ os.environ.setdefault("XLA_FLAGS", FAST_COMPILE_XLA_FLAGS)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import pytest  # noqa: E402
+
+
+def run_script(script, args=(), cwd=ROOT, timeout=300, env=None, wrapper=()):
+    """Run ``experiments/<script>`` as a user would (a new Python process on the CPU), capturing its
+    output; ``wrapper`` goes between the interpreter and the script (e.g. ``["-c", code]``)."""
+    return subprocess.run(
+        [sys.executable, *wrapper, os.path.join(ROOT, "experiments", script), *args],
+        cwd=cwd,
+        env=dict(os.environ, JAX_PLATFORMS="cpu", **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

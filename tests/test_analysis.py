@@ -1,15 +1,12 @@
 """The paper's analyses: distribution fits, Gumbel regression, ablation configs (the report: test_report)."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from tests.conftest import run_script
 from xql_jax import analysis
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_gumbel_fit_recovers_location_and_scale_of_known_gumbel():
@@ -54,16 +51,8 @@ def test_bellman_error_script_fits_saved_errors(tmp_path):
     os.makedirs(tmp_path / "run" / "bellman_errors")
     for step in (5000, 10000):
         np.save(tmp_path / "run" / "bellman_errors" / f"step_{step:09d}.npy", -rng.gumbel(0.1, 0.3, 5000))
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "bellman_errors.py"),
-            f"--runs=TD3={tmp_path}/run",
-            f"--out={tmp_path}/be.png",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_script(
+        "bellman_errors.py", [f"--runs=TD3={tmp_path}/run", f"--out={tmp_path}/be.png"], timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the Gumbel fits better (mean log-likelihood) at 2 of 2 saved steps" in result.stdout

@@ -11,7 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from tests.test_launcher import ROOT, run
+from tests.conftest import ROOT
+from tests.test_launcher import run
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.logger import RunLogger

@@ -3,7 +3,6 @@
 import functools
 import json
 import os
-import subprocess
 import sys
 
 import h5py
@@ -12,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests.conftest import ROOT, run_script
 from xql_jax import checks, losses
 from xql_jax.configs import base, maze, online
 from xql_jax.data import DatasetError, sources
@@ -22,7 +22,6 @@ from xql_jax.data.dataset import (
 )
 from xql_jax.envs import make_env, make_online_env, unit_actions
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAZE = os.path.join(ROOT, "configs", "maze.py")
 
 
@@ -42,14 +41,7 @@ def _write(path, obs_dim, act_dim, actions=None, terminals=None, references=None
 
 
 def _launch(script, args, **env):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu", **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_script(script, args, timeout=120, env=env)
 
 
 def _one_line_error(result) -> str:

@@ -4,12 +4,11 @@ import csv
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import ROOT, run_script
+
 TINY = [
     "--config.agent.hidden_dims=(16,16)",
     "--config.max_steps=300",
@@ -34,16 +33,7 @@ REPORT_WANDB = (
 
 
 def run(args, cwd=ROOT, report_wandb=False):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    wrapper = ["-c", REPORT_WANDB] if report_wandb else []
-    return subprocess.run(
-        [sys.executable, *wrapper, os.path.join(ROOT, "experiments", "train_offline.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_script("train_offline.py", args, cwd=cwd, wrapper=["-c", REPORT_WANDB] if report_wandb else [])
 
 
 @pytest.mark.parametrize("variant", ["xql", "iql"])
@@ -143,10 +133,9 @@ def test_seeds_and_beta_sweep_in_one_program(tmp_path, small_maze_file):
 
 def test_sweep_launcher_runs_one_program_per_batch_size(tmp_path, small_maze_file):
     workdir = tmp_path / "batches"
-    result = subprocess.run(
+    result = run_script(
+        "sweep.py",
         [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "sweep.py"),
             f"--workdir={workdir}",
             f"--dataset_path={small_maze_file}",
             "--batch_sizes=16,64",
@@ -154,11 +143,6 @@ def test_sweep_launcher_runs_one_program_per_batch_size(tmp_path, small_maze_fil
             "--sweep=beta=2,1e-30",  # beta=1e-30 diverges at once (the Gumbel loss explodes)
             *[flag for flag in TINY if not flag.startswith("--config.batch_size")],
         ],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(open(workdir / "results.csv")))

@@ -1,20 +1,16 @@
 """D4RL-style datasets made here: buffer export, rollouts, level choice, and make_dataset.py end to end."""
 
 import json
-import os
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
 
+from tests.conftest import run_script
 from tests.test_launcher import run as run_offline_launcher
 from xql_jax import made_datasets
 from xql_jax.data import made, qlearning_transitions
 from xql_jax.data.dataset import DatasetError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_replay_rows_become_d4rl_rows_with_terminals_and_time_limits():
@@ -82,14 +78,7 @@ def test_made_names_and_their_errors(tmp_path):
 
 
 def make(*args):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "make_dataset.py"), *args, "--progress=false"],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_script("make_dataset.py", [*args, "--progress=false"])
 
 
 def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):

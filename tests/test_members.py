@@ -1,6 +1,5 @@
 """Several seeds and swept hyperparameters in one vmapped program, sharded over devices."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -9,11 +8,10 @@ import jax
 import numpy as np
 import pytest
 
+from tests.conftest import ROOT
 from tests.test_agent import ACT_DIM, OBS_DIM, fake_data, tiny
 from xql_jax.agents import xql
 from xql_jax.train import Member, init_member_states, make_members, make_train_chunk
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_make_members_is_a_grid_of_sweeps_and_seeds():

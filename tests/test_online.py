@@ -2,21 +2,19 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests.conftest import ROOT, run_script
 from xql_jax import analysis, losses
 from xql_jax.agents import sac, td3
 from xql_jax.data import replay
 from xql_jax.envs import make_env, make_online_env
 from xql_jax.networks import gaussian_log_prob, sample_tanh_gaussian
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBS_DIM, ACT_DIM, BATCH = 5, 2, 16
 
 AGENTS = {
@@ -208,17 +206,6 @@ def test_gymnasium_env_actions_are_rescaled_to_unit_box():
     assert float(env.action_space.low[0]) == -1.0 and float(env.action_space.high[0]) == 1.0
 
 
-def run_launcher(script, args):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 TINY_ONLINE = [
     "--config.agent.hidden_dims=(16,16)",
     "--config.batch_size=32",
@@ -236,7 +223,7 @@ TINY_ONLINE = [
 @pytest.mark.parametrize("variant,env_name", [("xsac", "cheetah-run"), ("xtd3", "Pendulum-v1")])
 def test_online_launcher_trains_and_writes_outputs(tmp_path, variant, env_name):
     beta = [] if env_name == "cheetah-run" else ["--config.agent.beta=5"]  # paper beta only for DMC
-    result = run_launcher(
+    result = run_script(
         "train_online.py",
         [f"--config={ROOT}/configs/online.py:{variant}", f"--env_name={env_name}", f"--workdir={tmp_path}"]
         + TINY_ONLINE
@@ -259,7 +246,7 @@ def test_online_launcher_trains_and_writes_outputs(tmp_path, variant, env_name):
 
 
 def test_online_seeds_in_one_program_and_unknown_task_beta(tmp_path):
-    result = run_launcher(
+    result = run_script(
         "train_online.py",
         ["--config=configs/online.py:td3", "--num_seeds=2", f"--workdir={tmp_path}"] + TINY_ONLINE,
     )
@@ -269,7 +256,7 @@ def test_online_seeds_in_one_program_and_unknown_task_beta(tmp_path):
     first = json.load(open(tmp_path / "seed0" / "summary.json"))
     second = json.load(open(tmp_path / "seed1" / "summary.json"))
     assert first["last"] != second["last"]  # different seeds, different runs
-    result = run_launcher(
+    result = run_script(
         "train_online.py", ["--env_name=reacher-easy", f"--workdir={tmp_path}/b"] + TINY_ONLINE
     )
     assert result.returncode != 0
@@ -283,7 +270,7 @@ def test_online_run_killed_mid_way_resumes_without_duplicate_rows(tmp_path):
     args = [f"--workdir={tmp_path}", "--config=configs/online.py:td3", "--config.checkpoint_interval=300"]
     args += TINY_ONLINE + ["--config.max_steps=900", "--config.log_interval=100"]
     kill_after_checkpoint("train_online.py", args, tmp_path, 300)
-    result = run_launcher("train_online.py", args)
+    result = run_script("train_online.py", args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from the checkpoint at step" in result.stdout
     assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")] == list(
@@ -312,7 +299,7 @@ def test_online_divergence_stops_the_run_naming_step_and_loss(tmp_path):
 
 
 def test_finetune_launcher_continues_offline_curve_online(tmp_path, small_maze_file):
-    result = run_launcher(
+    result = run_script(
         "train_finetune.py",
         [
             f"--workdir={tmp_path}",

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import ROOT
+
 PACKAGE = os.path.join(ROOT, "xql_jax")
 
 

@@ -3,15 +3,13 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from tests.conftest import run_script
 from xql_jax import paper_results, report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCES = {"ref_min_score": 0.0, "ref_max_score": 100.0}  # return = normalized score
 
 
@@ -205,18 +203,8 @@ def test_rliable_intervals_contain_the_estimate_and_shrink_with_seeds(tmp_path):
 def test_report_script_prints_the_comparison_and_the_intervals(d4rl_runs, tmp_path):
     out = tmp_path / "out" / "report"
     runs = ",".join(f"{label}={'+'.join(dirs)}" for label, dirs in d4rl_runs.items())
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "report.py"),
-            f"--runs={runs}",
-            f"--out={out}",
-            "--reps=200",
-            "--paper_column=IQL=IQL",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_script(
+        "report.py", [f"--runs={runs}", f"--out={out}", "--reps=200", "--paper_column=IQL=IQL"], timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| paper X-QL C | paper X-QL T | paper IQL | ours − paper |" in result.stdout
@@ -235,12 +223,7 @@ def test_report_script_prints_the_comparison_and_the_intervals(d4rl_runs, tmp_pa
     for suffix in (".png", "_profile.png", "_curves.png"):
         assert os.path.getsize(f"{out}{suffix}") > 10_000
 
-    missing = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "report.py"), f"--runs=X={tmp_path}/none"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    missing = run_script("report.py", [f"--runs=X={tmp_path}/none"], timeout=120)
     assert missing.returncode != 0 and "no summary.json" in missing.stderr
     assert "Traceback" not in missing.stderr
 
@@ -261,13 +244,7 @@ def test_a_method_mixing_normalized_scores_and_returns_is_refused(tmp_path):
         ("return_mean", 2000.0),
     ]
     assert rows[1]["paper_xql_c"] is None and rows[1]["diff"] is None
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "report.py"), f"--runs=X-QL={normalized}+{raw}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    result = run_script("report.py", [f"--runs=X-QL={normalized}+{raw}"], timeout=120, cwd=tmp_path)
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and len(lines) == 1 and "mixes metrics" in lines[0]
     assert os.path.join(raw, "seed0") in lines[0] and "Traceback" not in result.stderr
@@ -292,15 +269,9 @@ def test_curves_are_aligned_by_step_and_cut_off_rows_skipped(tmp_path):
     assert dropped == 1
 
     out = tmp_path / "curve.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "experiments", "plot_curves.py"),
-            f"--runs=X-QL={tmp_path / 'seed0'}+{tmp_path / 'seed1'}",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_script(
+        "plot_curves.py",
+        [f"--runs=X-QL={tmp_path / 'seed0'}+{tmp_path / 'seed1'}", f"--out={out}"],
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
