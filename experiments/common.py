@@ -157,6 +157,18 @@ def sweep_from_flags():
         sys.exit(f"error: {e}")
 
 
+def member_flags(workdir: str) -> dict:
+    """The keyword arguments every training loop takes from the shared flags: seeds, devices,
+    progress bar and outputs (wandb with --wandb_project)."""
+    return dict(
+        seed=FLAGS.seed,
+        num_seeds=FLAGS.num_seeds,
+        shard=shard_flag(),
+        progress=FLAGS.progress,
+        outputs=outputs_from_flags(workdir),
+    )
+
+
 def shard_flag():
     return {"auto": None, "true": True, "false": False}[FLAGS.shard]
 
@@ -184,14 +196,10 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
                 config,
                 workdir,
                 FLAGS.env_name,
-                seed=FLAGS.seed,
                 dataset_path=FLAGS.dataset_path,
                 data_dir=FLAGS.data_dir,
-                progress=FLAGS.progress,
-                num_seeds=FLAGS.num_seeds,
                 sweep=sweep,
-                shard=shard_flag(),
-                outputs=outputs_from_flags(workdir),
+                **member_flags(workdir),
             )
         except TrainingDiverged as e:
             summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")

@@ -13,10 +13,9 @@ from common import (
     CONFIG_DIR,
     define_run_flags,
     exit_on_errors,
-    outputs_from_flags,
+    member_flags,
     parse_flags,
     print_final,
-    shard_flag,
 )
 
 FLAGS = flags.FLAGS
@@ -44,13 +43,9 @@ def main(argv):
             config,
             workdir,
             FLAGS.env_name,
-            seed=FLAGS.seed,
-            num_seeds=FLAGS.num_seeds,
             dataset_path=FLAGS.dataset_path,
             data_dir=FLAGS.data_dir,
-            shard=shard_flag(),
-            progress=FLAGS.progress,
-            outputs=outputs_from_flags(workdir),
+            **member_flags(workdir),
         )
     if summary:
         print("offline phase:")

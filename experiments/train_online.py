@@ -12,10 +12,9 @@ from absl import app, flags
 from common import (
     define_online_flags,
     exit_on_errors,
-    outputs_from_flags,
+    member_flags,
     parse_flags,
     print_final,
-    shard_flag,
     sweep_from_flags,
 )
 
@@ -42,12 +41,8 @@ def main(argv):
             config,
             workdir,
             FLAGS.env_name,
-            seed=FLAGS.seed,
-            num_seeds=FLAGS.num_seeds,
             sweep=sweep,
-            shard=shard_flag(),
-            progress=FLAGS.progress,
-            outputs=outputs_from_flags(workdir),
+            **member_flags(workdir),
         )
     print_final(summary, FLAGS.env_name, config.variant, FLAGS.seed)
 
