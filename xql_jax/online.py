@@ -230,17 +230,16 @@ def run_online(
         )
     if make_env is None:
         make_env = functools.partial(make_online_env, env_name)
-    probe = make_env()
-    action_dim = probe.action_space.shape[0]
+    # The buffer holds the environment's sizes; no environment is built to read them again.
+    observation_dim, action_dim = buffer.data["observations"].shape[-1], buffer.data["actions"].shape[-1]
     if config_json is None:
         identity = {
             "env_name": env_name,
-            "observation_dim": int(probe.observation_space.shape[0]),
+            "observation_dim": int(observation_dim),
             "action_dim": int(action_dim),
             "members": [m.name for m in members],
         }
         config_json = config_with_identity(config, identity)
-    probe.close()
     metric = "normalized_score" if references is not None else "return_mean"
     session = RunSession.for_config(
         workdir,
