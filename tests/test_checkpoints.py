@@ -156,6 +156,25 @@ def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_pa
     assert open(tmp_path / "eval.csv").read().splitlines() == ["step,return_mean", "100,1.0", "200,1.0"]
 
 
+def test_tensorboard_rows_are_on_disk_when_logged_even_if_the_process_is_killed_next(tmp_path):
+    """tensorboardX queued events for a thread that a kill soon after a checkpoint never drained; the
+    resume then purged everything after the checkpoint, so those rows were lost for good."""
+    from xql_jax.logger import read_tensorboard_scalars
+
+    code = (
+        "import os, sys; from xql_jax.logger import RunLogger\n"
+        "logger = RunLogger(sys.argv[1])\n"
+        "for step in range(1, 51): logger.log_train(step, {'loss': float(step)})\n"
+        "os._exit(0)  # killed: nothing is closed\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=ROOT, timeout=60)
+    assert read_tensorboard_scalars(str(tmp_path / "tb"))["train/loss"] == {s: float(s) for s in range(1, 51)}
+    # A restart from the checkpoint at step 30 hides the earlier file's later steps, as TensorBoard does.
+    RunLogger(str(tmp_path), resume_step=30).log_train(31, {"loss": -1.0})
+    restarted = read_tensorboard_scalars(str(tmp_path / "tb"))["train/loss"]
+    assert restarted == {**{s: float(s) for s in range(1, 31)}, 31: -1.0}
+
+
 def test_a_cut_that_leaves_no_evaluation_keeps_eval_csv_readable(tmp_path):
     import csv
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from typing import Dict, Mapping, Optional
 
 import numpy as np
@@ -32,11 +33,9 @@ class RunLogger:
         if resume_step is not None:
             self.truncate_after(resume_step)
         if tensorboard:
-            from tensorboardX import SummaryWriter
-
-            # purge_step makes TensorBoard drop the earlier run's events past the checkpoint.
+            # A purge step makes TensorBoard drop the earlier run's events past the checkpoint.
             purge = None if resume_step is None else resume_step + 1
-            self._writer = SummaryWriter(os.path.join(workdir, "tb"), purge_step=purge)
+            self._writer = TensorBoardEvents(os.path.join(workdir, "tb"), purge_step=purge)
         self._csv_fields: Optional[list] = None
 
     def _append_jsonl(self, name: str, row: Mapping) -> None:
@@ -46,10 +45,10 @@ class RunLogger:
     def _tensorboard(self, step: int, scalars: Mapping[str, float], prefix: str) -> None:
         if self._writer is None:
             return
-        for name, value in scalars.items():
-            if np.ndim(value) == 0 and value is not None:
-                self._writer.add_scalar(f"{prefix}/{name}", float(value), step)
-        self._writer.flush()
+        self._writer.write_scalars(
+            step,
+            {f"{prefix}/{name}": float(v) for name, v in scalars.items() if v is not None and np.ndim(v) == 0},
+        )
 
     def log_train(self, step: int, metrics: Mapping[str, float]) -> None:
         self._append_jsonl("metrics.jsonl", {"step": step, **metrics})
@@ -94,6 +93,67 @@ class RunLogger:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+class TensorBoardEvents:
+    """A TensorBoard event file written synchronously: each row is on disk when ``write_scalars``
+    returns. tensorboardX's ``SummaryWriter`` queues events for a thread, and its ``flush`` does not
+    drain that queue, so a run killed soon after a checkpoint lost rows the resume would not redo."""
+
+    def __init__(self, logdir: str, purge_step: Optional[int] = None):
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+        os.makedirs(logdir, exist_ok=True)
+        # Files are named by the second they were opened in and read in name order; a restart within
+        # the same second would reopen (and empty) the previous file, so each one carries its index.
+        index = sum(".tfevents." in name for name in os.listdir(logdir))
+        self._events = EventsWriter(os.path.join(logdir, "events"), filename_suffix=f".{index:04d}")
+        if purge_step is not None:
+            # TensorBoard hides the events of earlier files at or after a START at this step.
+            self._events.write_event(
+                Event(wall_time=time.time(), step=purge_step, session_log=SessionLog(status=SessionLog.START))
+            )
+        self._events.flush()
+
+    def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        now = time.time()
+        for tag, value in scalars.items():
+            self._events.write_event(Event(wall_time=now, step=int(step), summary=scalar(tag, value)))
+        self._events.flush()
+
+    def close(self) -> None:
+        self._events.close()
+
+
+def read_tensorboard_scalars(logdir: str) -> Dict[str, Dict[int, float]]:
+    """{tag: {step: value}} of every event file in ``logdir`` (later files replace earlier steps, and
+    a purge START hides earlier files' steps from there on, as TensorBoard shows them)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+    scalars: Dict[str, Dict[int, float]] = {}
+    for name in sorted(f for f in os.listdir(logdir) if ".tfevents." in f):
+        data = open(os.path.join(logdir, name), "rb").read()
+        offset = 0
+        while offset + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[offset : offset + 8])
+            record = data[offset + 12 : offset + 12 + length]
+            if len(record) < length:
+                break  # a record cut off by a kill
+            offset += 12 + length + 4
+            event = Event.FromString(record)
+            if event.HasField("session_log") and event.session_log.status == SessionLog.START:
+                for steps in scalars.values():
+                    for step in [s for s in steps if s >= event.step]:
+                        del steps[step]
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, {})[int(event.step)] = float(value.simple_value)
+    return scalars
 
 
 def _jsonl_step(line: str) -> Optional[int]:
