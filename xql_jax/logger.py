@@ -47,7 +47,11 @@ class RunLogger:
             return
         self._writer.write_scalars(
             step,
-            {f"{prefix}/{name}": float(v) for name, v in scalars.items() if v is not None and np.ndim(v) == 0},
+            {
+                f"{prefix}/{name}": float(v)
+                for name, v in scalars.items()
+                if v is not None and np.ndim(v) == 0
+            },
         )
 
     def log_train(self, step: int, metrics: Mapping[str, float]) -> None:
