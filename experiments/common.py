@@ -73,7 +73,7 @@ def _define_member_flags(default_config: str) -> None:
     flags.DEFINE_bool("progress", True, "Show a tqdm progress bar.")
     # ml_collections reads sys.argv itself; its errors for a missing file, an unknown variant or an
     # unknown field are tracebacks, so the config file and the override names are checked first.
-    sys.argv[:] = expand_user_paths(sys.argv)
+    sys.argv[:] = checks.last_config_overrides(expand_user_paths(sys.argv))
     try:
         checks.check_config_args(sys.argv[1:], default_config)
     except ValueError as e:
@@ -113,7 +113,8 @@ def define_online_flags(default_config: str) -> None:
 def parse_flags(argv):
     """absl's parser (for app.run) with ``~`` expanded in path flags, and a bad flag value ending the
     launcher with one line instead of absl's FATAL block."""
-    argv[:] = expand_user_paths(argv)  # app.run passes sys.argv itself, which ml_collections reads
+    # app.run passes sys.argv itself, which ml_collections reads.
+    argv[:] = checks.last_config_overrides(expand_user_paths(argv))
     try:
         remaining = FLAGS(argv)
     except flags.Error as e:

@@ -100,6 +100,9 @@ def test_unknown_config_field_names_the_field_and_the_valid_ones():
         ("actor_lr", -1e-4, r"config.agent.actor_lr must be > 0, got -0.0001"),
         ("value_lr", float("nan"), r"config.agent.value_lr must be > 0, got nan"),
         ("max_clip", 0.0, r"config.agent.max_clip must be > 0 \(inf: no clipping\), got 0.0"),
+        # beta = inf made every z 0 (V never trained); an infinite AWR temperature clips every weight
+        ("beta", float("inf"), r"config.agent.beta must be finite, got inf"),
+        ("awr_temperature", float("inf"), r"config.agent.awr_temperature must be finite, got inf"),
         ("hidden_dims", ("abc",), r"config.agent.hidden_dims must be layer widths, .* got \('abc',\)"),
         (
             "hidden_dims",
@@ -134,6 +137,54 @@ def test_online_and_loop_fields_are_checked():
     config.agent.max_clip = float("inf")  # no clipping: accepted
     checks.check_offline_config(config)
     checks.check_online_config(online.get_config("xsac"))  # beta None (filled per task) is not refused
+    config = online.get_config("xtd3")
+    config.updates_per_step = 0  # was accepted, then reported as "training diverged ... nan"
+    with pytest.raises(ValueError, match=r"config.updates_per_step must be >= 1 .*got 0"):
+        checks.check_online_config(config)
+    config = online.get_config("xtd3")
+    config.update(max_steps=150, start_steps=200)  # only warm-up actions: it never learned
+    with pytest.raises(ValueError, match=r"config.start_steps \(200\) is not below config.max_steps \(150\)"):
+        checks.check_online_config(config)
+
+
+def test_a_repeated_config_override_keeps_the_last_value_as_absl_flags_do():
+    from absl import flags
+    from ml_collections import config_flags
+
+    argv = [
+        "prog",
+        f"--config={MAZE}",
+        "--config.agent.hidden_dims=(64,64)",
+        "--config.agent.hidden_dims=(16,)",
+    ]
+    assert checks.last_config_overrides(argv) == [
+        "prog",
+        f"--config={MAZE}",
+        "--config.agent.hidden_dims=(16,)",
+    ]
+    widths = []
+    saved = list(sys.argv)
+    try:
+        for args in (argv, checks.last_config_overrides(argv)):
+            sys.argv[:] = args  # ml_collections reads the overrides from sys.argv
+            values = flags.FlagValues()
+            config_flags.DEFINE_config_file("config", MAZE, "", flag_values=values)
+            values(args)
+            widths.append(tuple(values.config.agent.hidden_dims))
+    finally:
+        sys.argv[:] = saved
+    assert widths == [(64, 64, 16), (16,)]  # ml_collections alone appended the second tuple
+
+
+def test_a_batch_larger_than_the_dataset_is_refused_before_training(tmp_path):
+    from xql_jax.train import train_offline
+
+    config = maze.get_config()
+    config.batch_size = 100
+    path = _write(tmp_path / "b.hdf5", 3, 1)  # 40 rows, 39 transitions
+    with pytest.raises(ValueError, match=r"config.batch_size \(100\) exceeds the 39 transitions of .*b.hdf5"):
+        train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+    assert not os.path.exists(tmp_path / "run")
 
 
 def test_seeds_and_sweeps_are_checked():
@@ -147,6 +198,11 @@ def test_seeds_and_sweeps_are_checked():
     ):
         checks.check_members(2, {"discount": [0.9, 1.5]})
     checks.check_members(2, {"beta": [1.0, 5.0]})
+    with pytest.raises(ValueError, match=r"--sweep=beta=...: config.agent.beta must be finite, got inf"):
+        checks.check_members(2, {"beta": [1.0, float("inf")]})
+    # Environments take seeds >= 0: --seed=-5 trained, then crashed in gymnasium at the first evaluation.
+    with pytest.raises(ValueError, match=r"seed \(--seed\) must be >= 0, got -5"):
+        checks.check_members(1, None, seed=-5)
     with pytest.raises(
         ValueError, match="--sweep=beta=1 and --sweep=beta=2 both sweep beta: give its values once"
     ):
@@ -196,6 +252,14 @@ def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
     ):
         train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
     assert not os.path.exists(tmp_path / "run")
+    # json reads NaN and Infinity: they made every score nan (last=nan) or 0.0 for every policy.
+    for bad in (
+        {"ref_min_score": float("nan"), "ref_max_score": 1.0},
+        {"ref_min_score": 0, "ref_max_score": float("inf")},
+    ):
+        path = _write(tmp_path / "n.hdf5", 3, 1, references=bad)
+        with pytest.raises(DatasetError, match=r"n.json: needs numbers under .*, finite ones"):
+            train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
 
 
 def test_fractional_terminals_are_refused(tmp_path):

@@ -73,6 +73,10 @@ AGENT_FIELD_RANGES: Dict[str, Tuple[Callable[[Any], bool], str]] = {
 }
 
 
+# Fields whose infinite value is a setting of its own (the command line's "no clipping").
+INFINITY_MEANS_OFF = ("max_clip",)
+
+
 def agent_field_problem(name: str, value: Any) -> Optional[str]:
     """What is wrong with ``value`` for learner field ``name`` ("must lie in (0, 1], got 1.5"), or None."""
     if name == "hidden_dims":
@@ -87,6 +91,9 @@ def agent_field_problem(name: str, value: Any) -> Optional[str]:
     test, what = AGENT_FIELD_RANGES[name]
     if not isinstance(value, (int, float, np.number)) or math.isnan(value) or not test(value):
         return f"must {what}, got {value!r}"
+    if math.isinf(value) and name not in INFINITY_MEANS_OFF:
+        # beta = inf made every z 0, so V never trained; awr_temperature = inf made every weight the clip
+        return f"must be finite, got {value!r}"
     return None
 
 
@@ -139,7 +146,7 @@ def check_online_config(config: ml_collections.ConfigDict) -> None:
     _check_positive(
         config, ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs")
     )
-    for name in ("start_steps", "updates_per_step", "bellman_error_interval", "checkpoint_interval"):
+    for name in ("start_steps", "bellman_error_interval", "checkpoint_interval"):
         if int(config[name]) < 0:
             raise ValueError(f"config.{name} must be >= 0, got {config[name]}")
     if config.checkpoints_to_keep < 1:
@@ -148,7 +155,27 @@ def check_online_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.online_fraction must lie in [0, 1), got {config.online_fraction}")
     if config.replay_capacity < config.batch_size:
         raise ValueError(f"config.replay_capacity ({config.replay_capacity}) is below the batch size")
+    if config.updates_per_step < 1:
+        raise ValueError(
+            f"config.updates_per_step must be >= 1 (learner steps per environment step), got "
+            f"{config.updates_per_step}"
+        )
+    if config.start_steps >= config.max_steps:
+        raise ValueError(
+            f"config.start_steps ({config.start_steps}) is not below config.max_steps ({config.max_steps}): "
+            "the run would only take warm-up actions and never learn; lower start_steps or raise max_steps"
+        )
     check_agent_fields(config.agent)
+
+
+def check_batch_fits(batch_size: int, transitions: int, location: str) -> None:
+    """A batch no larger than the dataset: a larger one resampled every row many times per step
+    (100000 on 2970 rows trained 10x slower) and is almost always a wrong value or the wrong file."""
+    if batch_size > transitions:
+        raise ValueError(
+            f"config.batch_size ({batch_size}) exceeds the {transitions} transitions of {location}: "
+            f"lower --config.batch_size or check the dataset"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,10 +195,15 @@ def check_sweep_flags(specs: Sequence[str]) -> None:
         seen[name] = spec
 
 
-def check_members(num_seeds: int, sweep: Optional[Mapping[str, Sequence[float]]] = None) -> None:
-    """At least one seed, and swept values inside their field's range."""
+def check_members(
+    num_seeds: int, sweep: Optional[Mapping[str, Sequence[float]]] = None, seed: int = 0
+) -> None:
+    """At least one seed, seeds >= 0, and swept values inside their field's range."""
     if num_seeds < 1:
         raise ValueError(f"num_seeds (--num_seeds) must be at least 1, got {num_seeds}")
+    if seed < 0:
+        # Environments take seeds >= 0 only: a negative one trained, then failed at the first evaluation.
+        raise ValueError(f"seed (--seed) must be >= 0, got {seed}")
     for name, values in (sweep or {}).items():
         for value in values:
             problem = agent_field_problem(name, value)
@@ -238,6 +270,22 @@ def check_config_args(argv: Sequence[str], default_config: str) -> None:
         match = _OVERRIDE.match(arg)
         if match:
             _check_field_path(config, match[1], arg)
+
+
+def last_config_overrides(argv: Sequence[str]) -> list:
+    """``argv`` with only the last ``--config.<field>=value`` of each field, as absl keeps the last
+    value of any repeated flag: ml_collections instead appended a repeated tuple override to the
+    first (hidden_dims (32, 32), then (64, 64), then (16,) trained [32, 32, 64, 64, 16])."""
+    last = {}
+    for i, arg in enumerate(argv):
+        match = _OVERRIDE.match(arg)
+        if match and "=" in arg:
+            last[match[1]] = i
+    return [
+        arg
+        for i, arg in enumerate(argv)
+        if not (_OVERRIDE.match(arg) and "=" in arg and last[_OVERRIDE.match(arg)[1]] != i)
+    ]
 
 
 def _check_field_path(config, field: str, arg: str) -> None:

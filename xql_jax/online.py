@@ -159,7 +159,7 @@ def train_online(
 ) -> Dict:
     """Train online agents from scratch; returns the summary also saved as summary.json."""
     checks.check_online_config(config)
-    checks.check_members(num_seeds, sweep)
+    checks.check_members(num_seeds, sweep, seed)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
     members = make_members(range(seed, seed + num_seeds), sweep, module.SWEEPABLE)
@@ -370,7 +370,7 @@ def _interact(
                 learn_calls_total += 1
             observations = after
 
-            if t % config.log_interval == 0:
+            if t % config.log_interval == 0 or t == config.max_steps:  # the last steps too
                 metrics = {}
                 if learn_calls:
                     delayed = getattr(module, "DELAYED_METRICS", ())

@@ -197,11 +197,12 @@ def run_offline(
     A checkpoint in ``<workdir>/<checkpoint_name>`` is resumed from; a finished run is not retrained.
     """
     checks.check_offline_config(config)
-    checks.check_members(num_seeds, sweep)
+    checks.check_members(num_seeds, sweep, seed)
     learner_config = learner_config_from(config)
     members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
     mesh = member_mesh(len(members), shard, log=log)
     offline_data = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
+    checks.check_batch_fits(config.batch_size, len(offline_data.dataset), offline_data.source.location)
     dataset, references, transform = (
         offline_data.dataset,
         offline_data.source.references,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import socket
 from typing import Dict, List, Optional
@@ -247,12 +248,14 @@ def read_references(hdf5_path: str) -> Optional[Dict[str, float]]:
     except (OSError, ValueError) as e:
         raise DatasetError(f"{path}: not a readable JSON file of reference returns ({e})") from None
     if not isinstance(stored, dict) or not all(
-        isinstance(stored.get(key), (int, float)) and not isinstance(stored.get(key), bool)
+        isinstance(stored.get(key), (int, float))
+        and not isinstance(stored.get(key), bool)
+        and math.isfinite(stored[key])  # json reads NaN and Infinity: every score would be nan or 0
         for key in REFERENCE_KEYS
     ):
         raise DatasetError(
-            f"{path}: needs numbers under {list(REFERENCE_KEYS)} (the random and expert returns of the "
-            "normalized score); fix the file or remove it to report raw returns"
+            f"{path}: needs numbers under {list(REFERENCE_KEYS)}, finite ones (the random and expert "
+            "returns of the normalized score); fix the file or remove it to report raw returns"
         )
     if stored["ref_max_score"] == stored["ref_min_score"]:
         raise DatasetError(f"{path}: ref_max_score equals ref_min_score; the normalized score is undefined")
