@@ -43,6 +43,50 @@ def test_a_second_run_in_a_locked_workdir_is_refused_and_the_lock_is_freed_after
     assert open(workdir / ".lock").read().startswith(f"pid {os.getpid()} on ")
 
 
+def _hold_lock(folder):
+    """Another process holding ``folder``'s workdir lock, as a run in progress there does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, time\n"
+            f"f = open({str(folder / '.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.write('pid 4242 on elsewhere'); f.flush(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_run_inside_or_around_a_running_workdir_is_refused(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    """--workdir=W with two seeds and --workdir=W/seed0 started together both wrote W/seed0's rows."""
+    outer, inner = tmp_path / "run", tmp_path / "run" / "seed0"
+    for held, started, relation in ((outer, inner, "inside"), (inner, outer, "around")):
+        holder = _hold_lock(held)
+        try:
+            with pytest.raises(ValueError, match=f"is {relation} {held}, the workdir of a run in progress"):
+                train_offline(
+                    tiny_offline_config,
+                    str(started),
+                    MAZE,
+                    dataset_path=small_maze_file,
+                    num_seeds=2,
+                    **quiet,
+                )
+            assert not (started / "config.json").exists()
+        finally:
+            holder.kill()
+            holder.wait()
+    # A nested workdir whose run has ended (its lock free) is no obstacle.
+    summary = train_offline(tiny_offline_config, str(outer), MAZE, dataset_path=small_maze_file, **quiet)
+    assert summary["steps"] == 40
+
+
 def test_another_config_or_member_set_is_refused_before_orbax_with_or_without_a_checkpoint(
     tmp_path, small_maze_file, tiny_offline_config, quiet
 ):

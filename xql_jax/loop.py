@@ -121,8 +121,57 @@ def lock_workdir(workdir: str) -> str:
     lock_file.truncate()
     lock_file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
     lock_file.flush()
+    # Nested workdirs share files (a run in W writes W/seed0, which may be another run's workdir):
+    # each run takes its own lock first and then looks for a held one above or below it, so of two
+    # runs started together at least one sees the other.
+    nested = _nested_run_in_progress(key)
+    if nested is not None:
+        fcntl.flock(lock_file, fcntl.LOCK_UN)
+        lock_file.close()
+        where, holder = nested
+        relation = "inside" if key.startswith(where + os.sep) else "around"
+        raise ValueError(
+            f"{workdir} is {relation} {where}, the workdir of a run in progress ({holder}), and the two "
+            "would write the same member folders: wait for it to end, or use a workdir outside it"
+        )
     _held_locks[key] = (lock_file, 1)
     return key
+
+
+def _held_by_another(lock_path: str) -> Optional[str]:
+    """The holder named in ``lock_path`` while another process holds it, else None."""
+    try:
+        probe = open(lock_path)
+    except OSError:
+        return None
+    with probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return probe.read().strip() or "another process"
+        fcntl.flock(probe, fcntl.LOCK_UN)
+    return None
+
+
+# Folders of a run that hold no nested run's workdir (checkpoints can hold thousands of files).
+_NOT_WORKDIRS = ("tb", "bellman_errors")
+
+
+def _nested_run_in_progress(key: str) -> Optional[Tuple[str, str]]:
+    """(workdir, holder) of another process's run whose workdir holds ``key`` or lies inside it."""
+    parent = os.path.dirname(key)
+    while parent and parent != os.path.dirname(parent):
+        holder = None if parent in _held_locks else _held_by_another(os.path.join(parent, LOCK_NAME))
+        if holder:
+            return parent, holder
+        parent = os.path.dirname(parent)
+    for root, dirs, files in os.walk(key):
+        dirs[:] = [d for d in dirs if d not in _NOT_WORKDIRS and not d.startswith("checkpoints")]
+        if root != key and LOCK_NAME in files and root not in _held_locks:
+            holder = _held_by_another(os.path.join(root, LOCK_NAME))
+            if holder:
+                return root, holder
+    return None
 
 
 def unlock_workdir(key: str) -> None:
