@@ -110,15 +110,31 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # rliable logs a line per method and bootstrap
+    if FLAGS.reps < 1:
+        sys.exit(f"error: --reps must be at least 1 (bootstrap resamples; 2000 is usual), got {FLAGS.reps}")
+    runs = labelled_workdirs(FLAGS.runs)
     columns = {}
     for spec in FLAGS.paper_column:
         label, sep, column = spec.partition("=")
         if not sep:
             raise app.UsageError(f"--paper_column entry {spec!r}: expected LABEL=COLUMN")
+        if label not in dict(runs):
+            sys.exit(
+                f"error: --paper_column={spec} names {label!r}, which is none of --runs' labels "
+                f"{list(dict(runs))}"
+            )
         columns[label] = column
+    out = FLAGS.out
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        sys.exit(f"error: cannot create the --out folder {folder} ({e.strerror}): choose another --out")
+    if not os.access(folder, os.W_OK):
+        sys.exit(f"error: the --out folder {folder} is not writable: choose another --out")
     try:
         results = []
-        for method, workdirs in labelled_workdirs(FLAGS.runs):
+        for method, workdirs in runs:
             results += report.collect(method, workdirs)
         rows = report.table(results, columns)
         matrices, notes = report.score_matrices(results)
@@ -127,9 +143,16 @@ def main(argv):
     averages = report.domain_averages(rows)
     aggregate_rows, points, intervals = report.aggregates(matrices, reps=FLAGS.reps, seed=FLAGS.seed)
 
-    out = FLAGS.out
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     text = report.markdown(rows, averages, aggregate_rows, notes, reps=FLAGS.reps)
+    try:
+        written = write_outputs(text, rows, aggregate_rows, matrices, points, intervals, results, out)
+    except OSError as e:  # a read-only or full file system
+        sys.exit(f"error: cannot write {e.filename or out} ({e.strerror}): choose another --out")
+    print(text)
+    print("wrote " + ", ".join(written))
+
+
+def write_outputs(text, rows, aggregate_rows, matrices, points, intervals, results, out):
     with open(out + ".md", "w") as f:
         f.write(text)
     _write_csv(out + ".csv", rows)
@@ -140,8 +163,7 @@ def main(argv):
         written += [out + "_aggregates.csv", out + ".png", out + "_profile.png"]
     plot_curves(results, out)
     written.append(out + "_curves.png")
-    print(text)
-    print("wrote " + ", ".join(written))
+    return written
 
 
 if __name__ == "__main__":

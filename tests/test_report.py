@@ -228,6 +228,42 @@ def test_report_script_prints_the_comparison_and_the_intervals(d4rl_runs, tmp_pa
     assert "Traceback" not in missing.stderr
 
 
+def test_unfinished_or_foreign_workdirs_are_refused_in_one_line(tmp_path, d4rl_runs):
+    # A fine-tuning run killed in its online phase: the summary is the offline phase's (step 1000),
+    # its rows reach 2000. It was reported as the run's result.
+    unfinished = tmp_path / "unfinished"
+    write_member(unfinished, "antmaze-umaze-v0", 10.0, [(500, 5.0), (1000, 10.0)], offline_steps=1000)
+    with open(unfinished / "eval.jsonl", "a") as f:
+        f.write(json.dumps({"step": 2000, "normalized_score": 50.0}) + "\n")
+    with pytest.raises(
+        ValueError, match=r"summary.json is from step 1000 but .*unfinished's rows reach step 2000"
+    ):
+        report.collect("X-QL", [str(unfinished)])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "summary.json").write_text('{"metric": ')
+    with pytest.raises(ValueError, match=r"bad/summary.json is not readable JSON"):
+        report.collect("X-QL", [str(bad)])
+    (bad / "summary.json").write_text('{"env_name": "x", "last": 1, "best": 1, "steps": 1}')
+    with pytest.raises(ValueError, match=r"bad/summary.json has no 'metric': not a summary this code wrote"):
+        report.collect("X-QL", [str(bad)])
+    (bad / "summary.json").write_text('{"groups": {"all": {}}}')
+    with pytest.raises(ValueError, match=r"summary.json \(group 'all'\) has no 'members'"):
+        report.collect("X-QL", [str(bad)])
+
+    run = d4rl_runs["IQL"][0]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for args, message in (
+        (["--reps=0"], "--reps must be at least 1"),
+        (["--paper_column=IQM=IQL"], "--paper_column=IQM=IQL names 'IQM', which is none of --runs' labels"),
+        ([f"--out={a_file}/report"], "cannot create the --out folder"),
+    ):
+        result = run_script("report.py", [f"--runs=IQL={run}", *args], timeout=120, cwd=tmp_path)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode != 0 and len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+
+
 def test_a_method_mixing_normalized_scores_and_returns_is_refused(tmp_path):
     normalized = write_run(tmp_path / "with_refs", "hopper-medium-v2", [60.0, 70.0])
     raw = write_run(tmp_path / "raw", "hopper-medium-v2", [2000.0], metric="return_mean")

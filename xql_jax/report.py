@@ -41,8 +41,37 @@ def _read_json(path: str) -> Dict:
         raise FileNotFoundError(
             f"no {os.path.basename(path)} in {os.path.dirname(path)}: is it a finished run?"
         )
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} is not readable JSON ({e}): is it a training run's summary?") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a {type(value).__name__}, not a training run's summary")
+    return value
+
+
+def _need(summary: Dict, keys: Sequence[str], path: str) -> None:
+    missing = [key for key in keys if key not in summary]
+    if missing:
+        raise ValueError(
+            f"{path} has no {', '.join(repr(k) for k in missing)}: not a summary this code wrote "
+            "(train_offline.py, train_online.py or train_finetune.py)"
+        )
+
+
+def _last_logged_step(workdir: str) -> Optional[int]:
+    """The highest step of the complete rows of ``metrics.jsonl`` (None without the file)."""
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.isfile(path):
+        return None
+    steps = []
+    for line in _complete_lines(path):
+        try:
+            steps.append(int(json.loads(line)["step"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return max(steps, default=None)
 
 
 def _complete_lines(path: str) -> List[str]:
@@ -82,8 +111,17 @@ def read_curve(workdir: str, metric: str) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _member(method: str, workdir: str, summary: Dict) -> MemberResult:
+    path = os.path.join(workdir, "summary.json")
+    _need(summary, ("metric", "env_name", "last", "best", "steps"), path)
     metric = summary["metric"]
     curve = read_curve(workdir, metric)
+    logged = max([_last_logged_step(workdir) or 0, *curve[0].tolist()])
+    if logged > int(summary["steps"]):
+        # A fine-tuning run's offline phase writes a summary too; so did an earlier, shorter attempt.
+        raise ValueError(
+            f"{path} is from step {summary['steps']} but {workdir}'s rows reach step {logged}: the run is "
+            "unfinished or still running; report it once it has finished (started again, it resumes)"
+        )
     offline = None
     if summary.get("offline_steps") is not None:
         at = np.flatnonzero(curve[0] == int(summary["offline_steps"]))
@@ -112,6 +150,7 @@ def collect(method: str, workdirs: Sequence[str]) -> List[MemberResult]:
             continue
         for label, group in summary["groups"].items():
             name = method if label == "all" else f"{method} [{label}]"
+            _need(group, ("members",), os.path.join(workdir, f"summary.json (group {label!r})"))
             for member in group["members"]:
                 member_dir = os.path.join(workdir, member)
                 results.append(
