@@ -11,12 +11,13 @@ Writes ``<workdir>/batch<B>/`` per batch size (each a multi-member run) and ``<w
 with the mean and std over seeds of the last and best scores for every setting.
 """
 
-import csv
 import os
 import sys
 
 from absl import app, flags
 from common import define_run_flags, parse_flags, train_from_flags
+
+from xql_jax import report
 
 define_run_flags()
 flags.DEFINE_string("workdir", "runs/sweep", "Root folder of the sweep.")
@@ -51,31 +52,13 @@ def main(argv):
             context=f" (batch size {batch_size})",
             keep_going=True,  # a setting that diverged is a result of the sweep, not its end
         )
-        groups = summary.get("groups") or {
-            "all": {"last": _single(summary, "last"), "best": _single(summary, "best")}
-        }
-        for label, group in groups.items():
-            rows.append(
-                {
-                    "batch_size": batch_size,
-                    "setting": label,
-                    "metric": summary["metric"],
-                    "last_mean": group["last"]["mean"],
-                    "last_std": group["last"]["std"],
-                    "best_mean": group["best"]["mean"],
-                    "best_std": group["best"]["std"],
-                    "seeds": group["last"]["n"],
-                }
-            )
-    os.makedirs(FLAGS.workdir, exist_ok=True)
+        rows += report.sweep_rows(batch_size, summary)
     path = os.path.join(FLAGS.workdir, "results.csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    # Another sweep into the same root (other batch sizes) keeps its rows; a setting run again is replaced.
+    kept = report.merge_sweep_results(path, rows)
     for row in rows:
         print(format_row(row))
-    print(f"wrote {path}")
+    print(f"wrote {path}" + (f" (with {kept} row(s) of earlier sweeps)" if kept else ""))
 
 
 def format_row(row) -> str:
@@ -88,11 +71,6 @@ def format_row(row) -> str:
         f"{head} last {row['last_mean']:.1f} +- {row['last_std']:.1f}  best {row['best_mean']:.1f} +- "
         f"{row['best_std']:.1f}  (n={row['seeds']})"
     )
-
-
-def _single(summary, key):
-    value = summary.get(key)
-    return {"mean": value, "std": 0.0, "n": 0 if value is None else 1}
 
 
 if __name__ == "__main__":

@@ -316,3 +316,31 @@ def test_curves_are_aligned_by_step_and_cut_off_rows_skipped(tmp_path):
         in (result.stdout)
     )
     assert os.path.getsize(out) > 10_000
+
+
+def test_sweeps_into_one_root_keep_each_others_rows_and_a_diverged_seed_has_no_std(tmp_path):
+    path = str(tmp_path / "results.csv")
+    group = {"last": {"mean": 5.0, "std": 1.0, "n": 2}, "best": {"mean": 6.0, "std": 0.5, "n": 2}}
+    summary = {"metric": "normalized_score", "groups": {"beta=1": group, "beta=2": group}}
+    assert report.merge_sweep_results(path, report.sweep_rows(64, summary)) == 0
+    # A second sweep into the same root (another batch size) replaced the whole file before.
+    assert report.merge_sweep_results(path, report.sweep_rows(16, summary)) == 2
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["batch_size"], r["setting"]) for r in rows] == [
+        ("16", "beta=1"),
+        ("16", "beta=2"),
+        ("64", "beta=1"),
+        ("64", "beta=2"),
+    ]
+    # A single seed that diverged: no std, as a group whose every seed diverged (it wrote 0.0).
+    diverged = {"metric": "normalized_score", "last": None, "best": 3.0}
+    (row,) = report.sweep_rows(64, diverged)
+    assert (row["last_mean"], row["last_std"], row["seeds"]) == (None, None, 0)
+    assert report.merge_sweep_results(path, [row]) == 4
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["batch_size"], r["setting"], r["last_std"]) for r in rows][-2:] == [
+        ("64", "beta=2", "1.0"),
+        ("64", "all", ""),
+    ]
+    assert report.merge_sweep_results(path, report.sweep_rows(16, summary)) == 3  # run again: replaced
+    assert len(list(csv.DictReader(open(path)))) == 5

@@ -561,3 +561,54 @@ def mean_curve(results: Sequence[MemberResult]) -> Tuple[np.ndarray, np.ndarray,
     """Steps, mean and std over members, on the steps every member evaluated."""
     steps, values, _ = aligned_curves([r.curve for r in results])
     return steps, values.mean(0), values.std(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# A sweep's results table (experiments/sweep.py)
+
+SWEEP_FIELDS = ("batch_size", "setting", "metric", "last_mean", "last_std", "best_mean", "best_std", "seeds")
+
+
+def sweep_rows(batch_size: int, summary: Mapping) -> List[Dict]:
+    """One results.csv row per setting of one batch size's run (its summary.json)."""
+    groups = summary.get("groups")
+    if not groups:  # one member: its own last and best
+        n = 0 if summary.get("last") is None else 1
+        # As a group's statistics: no std over one seed, and none when the member diverged.
+        groups = {
+            "all": {
+                key: {"mean": summary.get(key), "std": 0.0 if n else None, "n": n} for key in ("last", "best")
+            }
+        }
+    return [
+        {
+            "batch_size": int(batch_size),
+            "setting": label,
+            "metric": summary["metric"],
+            "last_mean": group["last"]["mean"],
+            "last_std": group["last"]["std"],
+            "best_mean": group["best"]["mean"],
+            "best_std": group["best"]["std"],
+            "seeds": group["last"]["n"],
+        }
+        for label, group in groups.items()
+    ]
+
+
+def merge_sweep_results(path: str, rows: Sequence[Mapping]) -> int:
+    """Write ``rows`` into the results table at ``path``, keeping the rows of earlier sweeps into the
+    same root (other batch sizes or settings; one run again is replaced), ordered by batch size.
+    Written atomically; returns how many earlier rows were kept."""
+    new_keys = {(int(r["batch_size"]), r["setting"]) for r in rows}
+    earlier = []
+    if os.path.isfile(path):
+        with open(path, newline="") as f:
+            earlier = [r for r in csv.DictReader(f) if (int(r["batch_size"]), r["setting"]) not in new_keys]
+    merged = sorted([*earlier, *rows], key=lambda r: int(r["batch_size"]))  # stable: settings keep order
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(SWEEP_FIELDS))
+        writer.writeheader()
+        writer.writerows(merged)
+    os.replace(path + ".tmp", path)
+    return len(earlier)
