@@ -1,6 +1,7 @@
 """What the launchers share: run flags, the --config flag, clean exits on bad input, FINAL lines."""
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -174,13 +175,29 @@ def shard_flag():
     return {"auto": None, "true": True, "false": False}[FLAGS.shard]
 
 
+RESUME_HINT = "start the same command again: the run resumes from its last checkpoint"
+# A full disk or quota: one line, as at a checkpoint, rather than the OSError's traceback.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
 @contextlib.contextmanager
-def exit_on_errors(context: str = ""):
-    """Bad input or divergence ends the launcher with one line naming the problem, no traceback."""
+def exit_on_errors(context: str = "", resume_hint: str = RESUME_HINT):
+    """Bad input, divergence, a full disk or Ctrl-C end the launcher with one line naming the problem
+    (and how to go on), no traceback."""
     try:
         yield
     except (DatasetError, ValueError, TrainingDiverged) as e:
         sys.exit(f"error{context}: {e}")
+    except KeyboardInterrupt:
+        print(f"interrupted{context}: {resume_hint}", file=sys.stderr)
+        sys.exit(130)  # the shell's code for a Ctrl-C
+    except OSError as e:
+        if e.errno not in _NO_SPACE:
+            raise
+        sys.exit(
+            f"error{context}: no space left on the device writing {e.filename or 'a file'}: free some, "
+            f"then {resume_hint}"
+        )
 
 
 def train_from_flags(config, workdir: str, context: str = "", keep_going: bool = False) -> dict:

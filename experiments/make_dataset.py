@@ -245,7 +245,7 @@ def main(argv):
     chosen = [n for n in ("dataset", "train_behavior", "export_behavior") if FLAGS[n].value]
     if len(chosen) != 1:
         raise app.UsageError("pass exactly one of --dataset, --train_behavior, --export_behavior")
-    with exit_on_errors():
+    with exit_on_errors(resume_hint="run the same command again (nothing half-written is kept)"):
         if FLAGS.train_behavior:
             export_behavior(train_behavior(FLAGS.train_behavior))
         elif FLAGS.export_behavior:

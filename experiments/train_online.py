@@ -27,10 +27,14 @@ define_online_flags(default_config="online.py")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from xql_jax import checks
     from xql_jax.envs import make_online_env
     from xql_jax.online import train_online
 
-    with exit_on_errors():  # an unknown or discrete-action environment before the task's beta
+    with (
+        exit_on_errors()
+    ):  # an offline config, an unknown or discrete-action environment before the task's beta
+        checks.check_config_kind(FLAGS.config, "online")
         make_online_env(FLAGS.env_name).close()
     config = for_task(FLAGS.config, FLAGS.env_name)  # the task's beta and exploration noise
     name = config.variant if FLAGS.num_seeds == 1 else f"{config.variant}_{FLAGS.num_seeds}seeds"

@@ -345,3 +345,62 @@ def test_sweep_launcher_refuses_bad_batch_sizes_in_one_line(tmp_path):
     assert (
         _one_line_error(result) == "error: --batch_sizes=256,abc: expected positive integers, e.g. 256,1024"
     )
+
+
+def test_other_loops_configs_dict_observations_and_a_data_dir_file_are_one_line(tmp_path):
+    from xql_jax.data.dataset import default_data_dir
+
+    with pytest.raises(
+        ValueError, match=r"the --config is not an offline config \(it has no reward_preprocessing\)"
+    ):
+        checks.check_offline_config(online.get_config("xsac"))
+    with pytest.raises(
+        ValueError, match=r"the --config is not an online config .*configs/online.py:<variant>"
+    ):
+        checks.check_online_config(maze.get_config())
+    # Goal-conditioned gymnasium environments observe a Dict: a TypeError deep in the loop before.
+    with pytest.raises(
+        ValueError, match=r"PointMaze_UMaze-v3 has Dict observations \(achieved_goal, desired_goal"
+    ):
+        make_online_env("PointMaze_UMaze-v3")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(DatasetError, match=r"--data_dir .*a_file is a file, not a folder"):
+        default_data_dir(str(a_file))
+    result = _launch("train_online.py", [f"--config={MAZE}", f"--workdir={tmp_path}/w"])
+    assert "the --config is not an online config" in _one_line_error(result)
+
+
+def test_ctrl_c_ends_a_run_in_one_line_naming_how_to_resume(tmp_path, small_maze_file):
+    import signal
+    import subprocess
+
+    args = [
+        os.path.join(ROOT, "experiments", "train_offline.py"),
+        f"--dataset_path={small_maze_file}",
+        f"--workdir={tmp_path}/w",
+        "--config.agent.hidden_dims=(8,)",
+        "--config.batch_size=16",
+        "--config.max_steps=10000000",
+        "--progress=false",
+    ]
+    run = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        # A test runner may start children with SIGINT ignored; a terminal's Ctrl-C reaches a default handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        while "member(s) on" not in run.stdout.readline():  # training has begun
+            assert run.poll() is None, run.stderr.read()[-2000:]
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    assert stderr.strip().splitlines() == [
+        "interrupted: start the same command again: the run resumes from its last checkpoint"
+    ]

@@ -111,8 +111,28 @@ def _check_positive(config, names: Sequence[str]) -> None:
             raise ValueError(f"config.{name} must be positive, got {config[name]}")
 
 
+# Fields only one loop's configs have, and the configs that loop takes.
+_LOOP_CONFIGS = {
+    "offline": (("reward_preprocessing",), "configs/maze.py, locomotion.py, antmaze.py, tuned.py, ..."),
+    "online": (("start_steps", "replay_capacity", "learner"), "configs/online.py:<variant>"),
+}
+
+
+def check_config_kind(config: ml_collections.ConfigDict, loop: str) -> None:
+    """A config of the other loop (``train_offline.py --config=configs/online.py``) in one line, not
+    an AttributeError from deep in the loop."""
+    fields, examples = _LOOP_CONFIGS[loop]
+    missing = [name for name in fields if name not in config]
+    if missing:
+        raise ValueError(
+            f"the --config is not an {loop} config (it has no {', '.join(missing)}): {loop} runs take "
+            f"{examples}"
+        )
+
+
 def check_offline_config(config: ml_collections.ConfigDict) -> None:
     """The offline loop's config (and its learner's fields), before any data is read."""
+    check_config_kind(config, "offline")
     _check_positive(
         config, ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs")
     )
@@ -143,6 +163,7 @@ def check_offline_config(config: ml_collections.ConfigDict) -> None:
 
 def check_online_config(config: ml_collections.ConfigDict) -> None:
     """The online loop's config (and its learner's fields), before any environment is made."""
+    check_config_kind(config, "online")
     _check_positive(
         config, ("batch_size", "max_steps", "log_interval", "eval_interval", "eval_episodes", "eval_envs")
     )

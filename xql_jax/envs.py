@@ -181,5 +181,15 @@ def to_unit_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
 
 
 def make_online_env(env_id: str, seed: Optional[int] = None) -> gym.Env:
-    """``make_env`` with actions rescaled to [-1, 1] (``unit_actions``)."""
-    return unit_actions(make_env(env_id, seed), env_id)
+    """``make_env`` with actions rescaled to [-1, 1] (``unit_actions``); observations must be flat."""
+    env = make_env(env_id, seed)
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        env.close()
+        kind = type(space).__name__
+        raise ValueError(
+            f"{env_id} has {kind} observations ({', '.join(space.spaces) if kind == 'Dict' else space}); "
+            "the learners need a flat Box of observations: register a flattened version "
+            "(gymnasium.wrappers.FlattenObservation) or choose another environment"
+        )
+    return unit_actions(env, env_id)

@@ -219,8 +219,16 @@ def fingerprint(dataset: Dataset) -> str:
 
 def default_data_dir(data_dir: Optional[str] = None) -> str:
     """Where datasets made by this project live: ``data_dir``, else $XQL_DATA_DIR, else
-    ~/.cache/xql_jax/datasets (``~`` expanded in each)."""
-    return os.path.expanduser(data_dir or os.environ.get("XQL_DATA_DIR", "~/.cache/xql_jax/datasets"))
+    ~/.cache/xql_jax/datasets (``~`` expanded in each); a file there is refused in one line."""
+    folder = os.path.expanduser(data_dir or os.environ.get("XQL_DATA_DIR", "~/.cache/xql_jax/datasets"))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        given = (
+            "--data_dir"
+            if data_dir
+            else ("$XQL_DATA_DIR" if os.environ.get("XQL_DATA_DIR") else "the data folder")
+        )
+        raise DatasetError(f"{given} {folder} is a file, not a folder: choose a folder for the datasets")
+    return folder
 
 
 def data_file(name: str, data_dir: Optional[str] = None) -> str:
