@@ -5,6 +5,7 @@ D4RL's keys, a stalled server, two processes asking for one file; Minari's downl
 import http.server
 import io
 import os
+import socket
 import threading
 
 import h5py
@@ -141,6 +142,8 @@ def test_a_whole_file_is_downloaded_with_a_progress_bar_and_loads(server, tmp_pa
     assert open(path, "rb").read() == body and os.listdir(tmp_path / "d4rl") == ["hopper_medium-v2.hdf5"]
     assert len(sources.resolve(NAME).load()) == 396  # 400 steps, 3 timeouts and the last row dropped
     assert fetch() == (path, []) and len(server.requests) == 1  # there already: no request
+    elsewhere = str(tmp_path / "elsewhere" / "hopper.hdf5")  # --dataset_path with --download
+    assert fetch(path=elsewhere)[0] == elsewhere and open(elsewhere, "rb").read() == body
 
 
 @pytest.mark.parametrize("ranges", [True, False])
@@ -181,7 +184,7 @@ def test_a_part_that_was_already_whole_is_accepted_after_a_416(server, tmp_path)
     ]
 
 
-def test_a_404_is_one_line_and_leaves_nothing(server, tmp_path):
+def test_a_404_or_a_refused_connection_is_one_line_and_leaves_nothing(server, tmp_path, monkeypatch):
     url = f"{server.base}{REMOTE_PATH}"
     with pytest.raises(DatasetError) as error:
         fetch()
@@ -190,6 +193,16 @@ def test_a_404_is_one_line_and_leaves_nothing(server, tmp_path):
         == f"download of {url} failed: HTTP 404 Not Found; no such file there: check the address"
     )
     assert os.listdir(tmp_path / "d4rl") == []
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv(d4rl.BASE_URL_VARIABLE, closed)
+    with pytest.raises(DatasetError) as error:
+        fetch()
+    assert str(error.value) == (
+        f"download of {closed}{REMOTE_PATH} failed: cannot connect ([Errno 111] Connection refused); check "
+        "the network and the address"
+    )
 
 
 def test_an_html_page_or_an_hdf5_file_without_d4rls_keys_is_removed_with_one_line(server, tmp_path):
