@@ -260,7 +260,7 @@ def test_a_stalled_server_times_out_and_a_second_process_waits_for_the_first(ser
     assert os.listdir(tmp_path / "d4rl") == ["hopper_medium-v2.hdf5"]
 
 
-def test_fetch_command_and_names_that_do_not_download(server, tmp_path, capsys):
+def test_fetch_command_what_does_not_download_and_an_unwritable_folder(server, tmp_path, capsys, monkeypatch):
     serve(server, hopper_file_bytes())
     assert data_main(["fetch", "--no_progress", NAME, "pointmaze-umaze-v0"]) == 1
     out, err = capsys.readouterr()
@@ -270,8 +270,14 @@ def test_fetch_command_and_names_that_do_not_download(server, tmp_path, capsys):
         "nothing to download. Names that download: D4RL names (e.g. hopper-medium-v2, antmaze-umaze-v0, "
         "pen-human-v1) and minari:<dataset id>"
     )
-    assert download.downloadable("minari:D4RL/pen/human-v2") and not download.downloadable(
-        "hopper-medium-made"
+    assert download.downloadable("minari:D4RL/pen/human-v2")
+    assert not download.downloadable("hopper-medium-made")
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "a_file"))  # a folder that cannot be made
+    with pytest.raises(DatasetError) as error:
+        fetch()
+    assert str(error.value) == (
+        f"cannot write {tmp_path}/a_file/hopper_medium-v2.hdf5.part: File exists; choose a writable folder"
     )
 
 

@@ -16,7 +16,6 @@ first through a lock on the ``.part`` file instead of writing into it too.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import http.client
 import os
@@ -47,15 +46,15 @@ def _size(num_bytes: Optional[int]) -> str:
 
 def _same_file(path: str, fd: int) -> bool:
     try:
-        return os.stat(path).st_ino == os.fstat(fd).st_ino
+        here, held = os.stat(path), os.fstat(fd)
+        return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
     except FileNotFoundError:
         return False
 
 
-@contextlib.contextmanager
 def _claim(part: str, path: str, log):
-    """The ``.part`` file opened and locked for this process, or None when another process finished
-    ``path`` while this one waited for the lock."""
+    """The ``.part`` file opened and locked for this process (closing it releases the lock), or None
+    when another process finished ``path`` while this one waited for the lock."""
     while True:
         handle = open(os.open(part, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
         try:
@@ -67,14 +66,14 @@ def _claim(part: str, path: str, log):
             if os.path.isfile(path):  # renamed into place by the process this one waited for
                 if _same_file(part, handle.fileno()):
                     os.remove(part)  # the empty one this process created after that rename
-                yield None
-                return
-            if _same_file(part, handle.fileno()):
-                yield handle
-                return
-        finally:
-            handle.close()  # releases the lock
-        # The file locked here was removed (a rejected download) before this process got the lock.
+                handle.close()
+                return None
+        except BaseException:
+            handle.close()
+            raise
+        if _same_file(part, handle.fileno()):
+            return handle
+        handle.close()  # the file locked here was removed (a rejected download) while this one waited
 
 
 def _content_range(header: Optional[str]) -> Tuple[Optional[int], Optional[int]]:
@@ -191,11 +190,15 @@ def download_file(
     path = os.path.abspath(os.path.expanduser(path))
     if os.path.isfile(path):
         return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     part = f"{path}.part"
-    with _claim(part, path, log) as handle:
-        if handle is None:
-            return path
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle = _claim(part, path, log)
+    except OSError as e:
+        raise DatasetError(f"cannot write {part}: {e.strerror or e}; choose a writable folder") from None
+    if handle is None:
+        return path
+    with handle:
         try:
             _transfer(url, handle, part, progress, timeout, log)
         except DatasetError:
