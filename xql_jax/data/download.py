@@ -249,7 +249,7 @@ def check_d4rl_file(path: str) -> Optional[str]:
 
 def fetch_d4rl(
     name: str, path: Optional[str] = None, progress: bool = True, timeout=DEFAULT_TIMEOUT, log=print
-):
+) -> str:
     """D4RL's file of ``name`` into ``path`` (default: where ``d4rl.locate`` looks), unless it is there."""
     path = os.path.abspath(os.path.expanduser(path or d4rl.file_path(name)))
     if os.path.isfile(path):
@@ -265,7 +265,9 @@ def fetch_d4rl(
     return download_file(url, path, check_d4rl_file, "a D4RL dataset", hint, progress, timeout, log)
 
 
-def fetch_minari(name: str, path: Optional[str] = None, progress: bool = True, timeout=None, log=print):
+def fetch_minari(
+    name: str, path: Optional[str] = None, progress: bool = True, timeout=None, log=print
+) -> str:
     """A Minari dataset through Minari's own download (its default remote, or $MINARI_REMOTE) into
     $MINARI_DATASETS_PATH, unless it is there; ``path``, ``progress`` and ``timeout`` are Minari's
     own business and unused."""
