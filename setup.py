@@ -47,6 +47,9 @@ setup(
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5,<4", "ruff>=0.5", "wandb==0.31.0"],
+        # Minari's downloads (python -m xql_jax.data fetch minari:<id>, --download): its default remote is
+        # Hugging Face, which needs huggingface_hub; D4RL downloads need nothing more.
+        "minari-download": ["minari[hf]==0.5.4"],
         # Optional Weights & Biases logging (xql_jax.tracking); imported only when used.
         "wandb": ["wandb==0.31.0"],
         # GPU builds of the pinned jaxlib (pick the one matching the machine's CUDA driver).

@@ -101,6 +101,12 @@ def define_run_flags(default_config: str = DEFAULT_CONFIG) -> None:
         None,
         "Where embedded and made datasets live (default $XQL_DATA_DIR or ~/.cache/xql_jax/datasets).",
     )
+    flags.DEFINE_bool(
+        "download",
+        False,
+        "Fetch the dataset first if it is missing: a D4RL name from D4RL's URL into $D4RL_DATASET_DIR (or "
+        "to --dataset_path), minari:<id> through Minari's download (xql_jax.data.download).",
+    )
     _define_member_flags(default_config)
 
 
@@ -200,6 +206,17 @@ def exit_on_errors(context: str = "", resume_hint: str = RESUME_HINT):
         )
 
 
+def fetch_from_flags() -> None:
+    """With --download, the dataset --env_name names downloaded unless it is there already (names
+    that download nothing, like the embedded or made datasets, are left to the run)."""
+    if not FLAGS.download:
+        return
+    from xql_jax.data import download
+
+    if download.downloadable(FLAGS.env_name):
+        download.fetch(FLAGS.env_name, FLAGS.dataset_path, progress=FLAGS.progress)
+
+
 def train_from_flags(config, workdir: str, context: str = "", keep_going: bool = False) -> dict:
     """train_offline with the run flags; bad input or divergence exits with one line, no traceback.
 
@@ -209,6 +226,7 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
 
     sweep = sweep_from_flags()
     with exit_on_errors(context):
+        fetch_from_flags()
         try:
             return train_offline(
                 config,

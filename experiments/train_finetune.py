@@ -13,6 +13,7 @@ from common import (
     CONFIG_DIR,
     define_run_flags,
     exit_on_errors,
+    fetch_from_flags,
     member_flags,
     parse_flags,
     print_final,
@@ -39,6 +40,7 @@ def main(argv):
     )
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, name)
     with exit_on_errors():
+        fetch_from_flags()
         summary = train_finetune(
             config,
             workdir,

@@ -15,6 +15,8 @@ from typing import Dict, Optional
 from xql_jax.data.dataset import DatasetError
 
 _BASE_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
+# Replaces _BASE_URL in every download URL: a mirror with D4RL's folder layout, or a test's server.
+BASE_URL_VARIABLE = "XQL_D4RL_BASE_URL"
 
 # D4RL's reference returns (REF_MIN_SCORE, REF_MAX_SCORE): a random and an expert policy.
 _LOCOMOTION_REFERENCES = {
@@ -111,15 +113,27 @@ def references(name: str) -> Optional[Dict[str, float]]:
     return {"ref_min_score": entry["refs"][0], "ref_max_score": entry["refs"][1]}
 
 
+def url(name: str) -> str:
+    """Where a D4RL dataset is downloaded from: D4RL's URL (d4rl/infos.py), with its base replaced
+    by ``$XQL_D4RL_BASE_URL`` when that is set."""
+    official = D4RL_DATASETS[name]["url"]
+    base = os.environ.get(BASE_URL_VARIABLE)
+    return base.rstrip("/") + official[len(_BASE_URL) :] if base else official
+
+
+def file_path(name: str) -> str:
+    """Where a D4RL dataset's file lives: D4RL's own file name in ``dataset_dir()``."""
+    return os.path.join(dataset_dir(), D4RL_DATASETS[name]["url"].rsplit("/", 1)[-1])
+
+
 def locate(name: str) -> str:
     """The local file of a D4RL dataset; an error saying where it looked and how to get it."""
-    entry = D4RL_DATASETS[name]
-    path = os.path.join(dataset_dir(), entry["url"].rsplit("/", 1)[-1])
+    path = file_path(name)
     if not os.path.isfile(path):
         raise DatasetError(
             f"D4RL dataset {name!r} not found: looked for {path} ($D4RL_DATASET_DIR, default "
-            f"~/.d4rl/datasets). Download it from {entry['url']} into that folder, or pass "
-            "--dataset_path=/path/to/file.hdf5"
+            f"~/.d4rl/datasets). Fetch it with --download or `python -m xql_jax.data fetch {name}` "
+            f"(from {url(name)}), or pass --dataset_path=/path/to/file.hdf5"
         )
     return path
 
