@@ -3,11 +3,13 @@ checkpoints and diverged members recorded rather than crashing or vanishing."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import run_script
 from xql_jax.train import train_offline
 
 MAZE = "pointmaze-umaze-v0"
@@ -146,6 +148,31 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(
                 f.write(b"garbage")
     with pytest.raises(ValueError, match=r"no checkpoint in .* can be read \(steps \[60, 40\]\)"):
         train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+
+
+def test_checkpoints_with_missing_files_fail_in_one_line_without_orbax_noise(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    """With data files missing (a partly deleted folder), Orbax's in-flight reads printed 122
+    "Event loop is closed" tracebacks for a tiny run, burying the one line that matters."""
+    import shutil
+
+    workdir = tmp_path / "run"
+    tiny_offline_config.max_steps = 60
+    train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    for step in ("40", "60"):
+        for root, dirs, _ in os.walk(workdir / "checkpoints" / step / "state"):
+            for name in [d for d in dirs if d == "d"]:
+                shutil.rmtree(os.path.join(root, name))
+    # A new process, as a restart is (one that has saved keeps Orbax's event loop alive).
+    args = [f"--workdir={workdir}", f"--dataset_path={small_maze_file}", "--progress=false"]
+    args += ["--config.agent.hidden_dims=(8,8)", "--config.batch_size=16", "--config.max_steps=60"]
+    args += ["--config.log_interval=20", "--config.eval_interval=40", "--config.checkpoint_interval=20"]
+    result = run_script("train_offline.py", args + ["--config.eval_episodes=1", "--config.eval_envs=1"])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.match(
+        r"error: no checkpoint in .* can be read \(steps \[60, 40\]\)", lines[0]
+    ), result.stderr[-3000:]
 
 
 def test_a_diverged_run_leaves_its_summary_and_a_wholly_diverged_setting_is_reported(

@@ -8,7 +8,12 @@ step's directory only once it is complete, so a run killed mid-save resumes from
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
+import sys
+import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
@@ -23,6 +28,38 @@ def _everywhere(ok: bool) -> bool:
         return ok
     flags = multihost_utils.process_allgather(np.asarray([ok], np.int32))
     return bool(np.min(flags))
+
+
+_CLOSED_LOOP = ("RuntimeError: Event loop is closed", "in call_soon_threadsafe", "in _check_closed")
+
+
+@contextlib.contextmanager
+def _without_closed_loop_noise():
+    """Drop the tracebacks a failed restore leaves on stderr and pass everything else through.
+
+    When one file of a damaged checkpoint is missing, Orbax gives up and closes its event loop while
+    TensorStore's other reads are in flight; each of them then prints "RuntimeError: Event loop is
+    closed" (122 tracebacks for a tiny run's two checkpoints), burying the one line that matters."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            try:
+                yield
+            except BaseException:
+                # The stray reads report within moments of the failure: wait (at most ~5 s) until
+                # stderr has been quiet for half a second, so none of them lands after the message.
+                quiet, size = 0, -1
+                for _ in range(20):
+                    quiet = quiet + 1 if len(captured.getvalue()) == size else 0
+                    if quiet == 2:
+                        break
+                    size = len(captured.getvalue())
+                    time.sleep(0.25)
+                raise
+    finally:
+        blocks = re.split(r"(?m)^(?=Traceback \(most recent call last\):$)", captured.getvalue())
+        # Threads print at once, so a block can hold the start of one traceback and the end of another.
+        sys.stderr.write("".join(b for b in blocks if not any(mark in b for mark in _CLOSED_LOOP)))
 
 
 class Checkpointer:
@@ -66,7 +103,8 @@ class Checkpointer:
         for step in steps:
             restored, error = None, None
             try:
-                restored = self.restore(step, template)
+                with _without_closed_loop_noise():
+                    restored = self.restore(step, template)
             except Exception as e:  # noqa: BLE001 (any unreadable checkpoint: try the older one)
                 error = e
             # Each process reads its own shards: every one must have read the step, or all move on.
