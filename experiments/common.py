@@ -200,10 +200,8 @@ def exit_on_errors(context: str = "", resume_hint: str = RESUME_HINT):
     except OSError as e:
         if e.errno not in _NO_SPACE:
             raise
-        sys.exit(
-            f"error{context}: no space left on the device writing {e.filename or 'a file'}: free some, "
-            f"then {resume_hint}"
-        )
+        where = f" writing {e.filename}" if e.filename else ""
+        sys.exit(f"error{context}: no space left on the device{where}: free some, then {resume_hint}")
 
 
 def fetch_from_flags() -> None:

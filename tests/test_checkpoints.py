@@ -251,3 +251,44 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
         match=r"on pointmaze-umaze-v0 \(.*content [0-9a-f]{16}\) \(references .*\), this run is on",
     ):
         train_offline(config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=other, **quiet)
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_that_looks_whole(tmp_path, monkeypatch, capfd):
+    import builtins
+
+    from absl import logging as absl_logging
+
+    from xql_jax.data import DatasetError
+    from xql_jax.data import dataset as dataset_module
+
+    # A dataset write: HDF5 writing to a full disk printed ~100 lines, then the interpreter segfaulted.
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".partial") and "w" in mode:
+            raise OSError(28, "No space left on device")
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "open", full_disk_open, raising=False)
+    raw = {"observations": np.zeros((10, 2), np.float32), "actions": np.zeros((10, 1), np.float32)}
+    target = tmp_path / "d.hdf5"
+    with pytest.raises(
+        DatasetError, match=r"cannot write .*d.hdf5 \(No space left on device; .* MB\): free some"
+    ):
+        dataset_module.write_d4rl_hdf5(str(target), raw, {"ref_min_score": 0.0, "ref_max_score": 1.0}, {})
+    assert os.listdir(tmp_path) == []
+
+    # A checkpoint: Orbax logged tracebacks through absl and stderr before its error.
+    checkpointer = Checkpointer(str(tmp_path / "run"))
+
+    def failing_save(*args, **kwargs):
+        absl_logging.error("_SignalingThread.run() raised an exception: RESOURCE_EXHAUSTED ...")
+        print("Traceback (most recent call last):\nRuntimeError: Event loop is closed", file=sys.stderr)
+        raise ValueError("RESOURCE_EXHAUSTED: Failed to write: No space left on device [os_error_code='28']")
+
+    monkeypatch.setattr(checkpointer._manager, "save", failing_save)
+    capfd.readouterr()
+    with pytest.raises(
+        ValueError, match=r"cannot save the checkpoint at step 10 in .*: no space left on the device"
+    ):
+        checkpointer.save(10, {"w": np.zeros(2)}, {"step": 10})
+    assert capfd.readouterr().err == ""
+    checkpointer.close()

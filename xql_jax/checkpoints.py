@@ -9,6 +9,7 @@ step's directory only once it is complete, so a run killed mid-save resumes from
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
@@ -19,6 +20,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging as absl_logging
 from jax.experimental import multihost_utils
 
 
@@ -34,18 +36,30 @@ _CLOSED_LOOP = ("RuntimeError: Event loop is closed", "in call_soon_threadsafe",
 
 
 @contextlib.contextmanager
-def _without_closed_loop_noise():
-    """Drop the tracebacks a failed restore leaves on stderr and pass everything else through.
+def _orbax_failure_noise_held_back(drop_all_on_failure: bool = False):
+    """What Orbax prints to stderr while it works, passed through except the noise of a failure.
 
     When one file of a damaged checkpoint is missing, Orbax gives up and closes its event loop while
     TensorStore's other reads are in flight; each of them then prints "RuntimeError: Event loop is
-    closed" (122 tracebacks for a tiny run's two checkpoints), burying the one line that matters."""
+    closed" (122 tracebacks for a tiny run's two checkpoints), burying the one line that matters. A
+    failed save (a full disk) adds its own logged tracebacks: with ``drop_all_on_failure`` everything
+    it printed is dropped, as the caller reports the failure in one line."""
     captured = io.StringIO()
+    held_records: list = []
+    handler = absl_logging.get_absl_handler()  # Orbax logs its failures through absl, to stderr
+
+    def hold(record) -> bool:
+        held_records.append(record)
+        return False
+
+    failed = False
+    handler.addFilter(hold)
     try:
         with contextlib.redirect_stderr(captured):
             try:
                 yield
             except BaseException:
+                failed = True
                 # The stray reads report within moments of the failure: wait (at most ~5 s) until
                 # stderr has been quiet for half a second, so none of them lands after the message.
                 quiet, size = 0, -1
@@ -57,9 +71,13 @@ def _without_closed_loop_noise():
                     time.sleep(0.25)
                 raise
     finally:
-        blocks = re.split(r"(?m)^(?=Traceback \(most recent call last\):$)", captured.getvalue())
-        # Threads print at once, so a block can hold the start of one traceback and the end of another.
-        sys.stderr.write("".join(b for b in blocks if not any(mark in b for mark in _CLOSED_LOOP)))
+        handler.removeFilter(hold)
+        if not (failed and drop_all_on_failure):
+            for record in held_records:
+                handler.handle(record)
+            blocks = re.split(r"(?m)^(?=Traceback \(most recent call last\):$)", captured.getvalue())
+            # Threads print at once: a block can hold the start of one traceback and the end of another.
+            sys.stderr.write("".join(b for b in blocks if not any(mark in b for mark in _CLOSED_LOOP)))
 
 
 class Checkpointer:
@@ -80,12 +98,23 @@ class Checkpointer:
         return self._manager.latest_step()
 
     def save(self, step: int, state: Any, record: Dict) -> None:
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)),
-            force=True,
-        )
-        self._manager.wait_until_finished()
+        try:
+            with _orbax_failure_noise_held_back(drop_all_on_failure=True):
+                self._manager.save(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)
+                    ),
+                    force=True,
+                )
+                self._manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 (Orbax raises ValueError, OSError, ... for a full disk)
+            if "No space left" not in str(e) and getattr(e, "errno", None) != errno.ENOSPC:
+                raise
+            raise ValueError(
+                f"cannot save the checkpoint at step {step} in {self.directory}: no space left on the "
+                "device; free some, then start the same command again (it resumes from the last checkpoint)"
+            ) from None
 
     def restore(self, step: int, template: Any) -> Tuple[Any, Dict]:
         """The state saved at ``step``, laid out (shapes, dtypes, shardings) like ``template``."""
@@ -103,7 +132,7 @@ class Checkpointer:
         for step in steps:
             restored, error = None, None
             try:
-                with _without_closed_loop_noise():
+                with _orbax_failure_noise_held_back():
                     restored = self.restore(step, template)
             except Exception as e:  # noqa: BLE001 (any unreadable checkpoint: try the older one)
                 error = e

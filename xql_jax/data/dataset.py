@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -322,17 +323,27 @@ def write_d4rl_hdf5(path: str, raw: Dict[str, np.ndarray], references: Dict[str,
     remove_stale_partials(path)
     partial = partial_path(path)
     json_partial = partial_path(references_path(path))
+    # Made in memory and written as bytes: HDF5 writing straight to a disk that fills up printed ~100
+    # lines of errors and then crashed the interpreter (a segfault) when it closed the file.
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
+        for key, value in raw.items():
+            f.create_dataset(key, data=value, compression="gzip", compression_opts=4)
+        for key, value in {**references, **metadata}.items():
+            f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
     try:
-        with h5py.File(partial, "w") as f:
-            for key, value in raw.items():
-                f.create_dataset(key, data=value, compression="gzip", compression_opts=4)
-            for key, value in {**references, **metadata}.items():
-                f.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
+        with open(partial, "wb") as f:
+            f.write(image.getbuffer())
         with open(json_partial, "w") as f:
             json.dump({**references, **metadata}, f, indent=2)
         os.replace(partial, path)
         # The JSON last: its presence (and the recipe it records) marks the file as complete.
         os.replace(json_partial, references_path(path))
+    except OSError as e:
+        raise DatasetError(
+            f"cannot write {path} ({e.strerror}; {image.getbuffer().nbytes / 1e6:.1f} MB): free some space "
+            "or choose another --data_dir, then run the same command again"
+        ) from None
     finally:
         for leftover in (partial, json_partial):
             if os.path.exists(leftover):
