@@ -8,6 +8,7 @@ left out and counted in the legend). Rows cut off by a kill are skipped; eval.cs
 workdir has no eval.jsonl.
 """
 
+import json
 import os
 
 import matplotlib
@@ -29,6 +30,12 @@ FLAGS = flags.FLAGS
 
 def read_curve(workdir, metric):
     if not any(os.path.isfile(os.path.join(workdir, name)) for name in ("eval.jsonl", "eval.csv")):
+        if os.path.isfile(os.path.join(workdir, "summary.json")):
+            diverged = json.load(open(os.path.join(workdir, "summary.json"))).get("diverged")
+            if diverged:
+                raise app.UsageError(
+                    f"{workdir} has no evaluation: it diverged before its first ({diverged})"
+                )
         raise app.UsageError(f"no eval.jsonl or eval.csv in {workdir}: is it a training workdir?")
     steps, values = report.read_curve(workdir, metric)
     if not len(steps):

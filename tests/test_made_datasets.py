@@ -73,8 +73,11 @@ def test_made_names_and_their_errors(tmp_path):
     assert made.parse_name("hopper-medium-v2") is None
     with pytest.raises(DatasetError, match="unknown made dataset 'ant-medium-made'"):
         made.parse_name("ant-medium-made")
-    with pytest.raises(DatasetError, match=r"--dataset=hopper-medium-replay --behavior_run="):
+    with pytest.raises(DatasetError, match=r"--dataset=hopper-medium-replay --data_dir=\S+ --behavior_run="):
         made.locate("hopper-medium-replay-made", str(tmp_path))
+    # The command it prints makes the dataset where the run looks for it (it left out --data_dir).
+    with pytest.raises(DatasetError, match=f"--dataset=hopper-medium --data_dir={tmp_path}$"):
+        made.locate("hopper-medium-made", str(tmp_path))
 
 
 def make(*args):

@@ -344,3 +344,10 @@ def test_sweeps_into_one_root_keep_each_others_rows_and_a_diverged_seed_has_no_s
     ]
     assert report.merge_sweep_results(path, report.sweep_rows(16, summary)) == 3  # run again: replaced
     assert len(list(csv.DictReader(open(path)))) == 5
+
+
+def test_plot_curves_says_a_run_diverged_before_its_first_evaluation(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps({"diverged": "training diverged at step 100: x"}))
+    result = run_script("plot_curves.py", [f"--runs=X-QL={tmp_path}", f"--out={tmp_path}/c.png"], timeout=120)
+    assert result.returncode != 0
+    assert "has no evaluation: it diverged before its first (training diverged at step 100" in result.stderr

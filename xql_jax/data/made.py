@@ -47,6 +47,7 @@ def locate(name: str, data_dir: Optional[str] = None) -> Tuple[str, Dict[str, fl
         raise DatasetError(
             f"made dataset {name!r} not found at {path}. Make it with: "
             f"python experiments/make_dataset.py --dataset={dataset}"
+            + (f" --data_dir={data_dir}" if data_dir else "")  # without it, the default folder
             + (f" --behavior_run=<workdir of --train_behavior={robot}>" if kind == "medium-replay" else "")
         )
     references = read_references(path)
