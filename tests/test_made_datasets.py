@@ -1,5 +1,6 @@
 """D4RL-style datasets made here: buffer export, rollouts, level choice, and make_dataset.py end to end."""
 
+import dataclasses
 import json
 
 import h5py
@@ -85,18 +86,18 @@ def make(*args):
 
 
 def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
-    """The whole recipe, tiny: a behavior run, its export, every kind of dataset, X-QL on one."""
-    dirs = [f"--policy_dir={tmp_path / 'policies'}", f"--data_dir={tmp_path / 'data'}"]
-    run = tmp_path / "behavior"
-    result = make(
-        "--train_behavior=hopper",
-        "--behavior_steps=1200",
-        "--behavior_eval_interval=400",
-        f"--workdir={run}",
-        "--reference_episodes=2",
-        *dirs,
+    """The whole recipe, tiny and in-process: a behavior run, its export, every kind of dataset,
+    then X-QL on one through the launcher."""
+    recipe = made_datasets.Recipe(
+        data_dir=str(tmp_path / "data"),
+        policy_dir=str(tmp_path / "policies"),
+        reference_episodes=2,
+        progress=False,
+        log=lambda *_: None,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "behavior"
+    behavior = made_datasets.BehaviorRun(workdir=str(run), steps=1200, start_steps=600, eval_interval=400)
+    made_datasets.run(recipe, behavior, train_behavior="hopper")
     info = json.loads((tmp_path / "policies" / "hopper.json").read_text())
     assert info["env_id"] == "Hopper-v5" and set(info["levels"]) == {"medium", "expert"}
     assert info["references"]["ref_max_score"] == info["levels"]["expert"]["return_mean"]
@@ -107,20 +108,27 @@ def test_make_dataset_trains_exports_makes_and_trains_offline(tmp_path):
     with h5py.File(tmp_path / "data" / "hopper-medium-replay-made.hdf5", "r") as f:
         assert len(f["rewards"]) == medium_step and f.attrs["behavior_step"] == medium_step
         assert set(f.keys()) >= {"observations", "actions", "rewards", "terminals", "timeouts"}
+        # Its rows carry the run's exploration noise, not the recipe's collection noise.
+        assert f.attrs["exploration_noise"] == 0.1 and "noise" not in f.attrs
 
+    small = dataclasses.replace(recipe, num_transitions=300)
     for kind in ("medium", "random", "medium-expert"):
-        result = make(f"--dataset=hopper-{kind}", "--num_transitions=300", *dirs)
-        assert result.returncode == 0, result.stderr[-3000:]
+        made_datasets.run(small, dataset=f"hopper-{kind}")
     with h5py.File(tmp_path / "data" / "hopper-medium-expert-made.hdf5", "r") as f:
-        assert len(f["rewards"]) == 600
+        assert len(f["rewards"]) == 600 and f.attrs["noise"] == 0.1
     stored = json.loads((tmp_path / "data" / "hopper-medium-made.json").read_text())
     assert {k: stored[k] for k in ("ref_min_score", "ref_max_score")} == info["references"]
     assert (stored["name"], stored["env_id"], stored["seed"]) == ("hopper-medium-made", "Hopper-v5", 0)
+    assert "noise" not in json.loads((tmp_path / "data" / "hopper-random-made.json").read_text())
 
-    result = make("--dataset=walker2d-medium", *dirs)
-    assert result.returncode != 0 and "train them with" in result.stderr
-    result = make("--dataset=hopper-medium-replay", "--overwrite", *dirs)
-    assert result.returncode != 0 and "--behavior_run" in result.stderr
+    with pytest.raises(DatasetError, match="train them with"):
+        made_datasets.run(small, dataset="walker2d-medium")
+    with pytest.raises(ValueError, match="--behavior_run"):
+        made_datasets.run(dataclasses.replace(small, overwrite=True), dataset="hopper-medium-replay")
+    with pytest.raises(ValueError, match="exactly one of --dataset, --train_behavior, --export_behavior"):
+        made_datasets.run(small, dataset="hopper-medium", train_behavior="hopper")
+    result = make("--dataset=walker2d-medium", f"--policy_dir={tmp_path / 'policies'}")  # the launcher
+    assert result.returncode != 0 and "train them with" in result.stderr.strip().splitlines()[-1]
 
     # The made dataset trains like a D4RL one, by name, with its own reference returns.
     result = run_offline_launcher(

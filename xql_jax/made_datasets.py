@@ -6,8 +6,9 @@ D4RL made its gym locomotion datasets from SAC policies: ``random`` (a random po
 ``expert`` (the trained policy), ``medium-replay`` (the replay buffer of that training run up to
 the medium policy) and ``medium-expert`` (medium and expert concatenated). The same recipe here,
 in gymnasium's ``-v5`` environments (same observations and actions as D4RL's ``-v2``), with TD3
-behavior policies trained by this project's online loop (``experiments/make_dataset.py``). Names,
-files and array conversions are ``xql_jax.data.made``; this module drives the loops and
+behavior policies trained by this project's online loop. ``run`` is the whole recipe
+(``experiments/make_dataset.py`` only reads its flags into a ``Recipe`` and a ``BehaviorRun``).
+Names, files and array conversions are ``xql_jax.data.made``; this module drives the loops and
 networks, so it sits above them.
 
 The medium and expert actors ship in ``xql_jax/data/behavior_policies`` (about 0.3 MB each), so
@@ -17,8 +18,10 @@ training run's replay buffer and needs that run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -154,9 +157,18 @@ def collect(
 
 
 def read_evaluations(workdir: str) -> List[Dict]:
-    """The rows of a run's eval.jsonl."""
+    """The complete rows of a run's eval.jsonl (a row cut off by a kill is skipped, as the report
+    skips it)."""
+    rows = []
     with open(os.path.join(workdir, "eval.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if not line.endswith("\n"):
+                continue  # cut off by a kill
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    return rows
 
 
 def choose_levels(evaluations: List[Dict], medium_fraction: float = MEDIUM_FRACTION) -> Dict[str, int]:
@@ -215,3 +227,278 @@ def restore_run(workdir: str, step: int, env_id: Optional[str] = None):
     (state, buffer), _ = checkpointer.restore(step, template)
     checkpointer.close()
     return config, env_id, state, buffer
+
+
+# ---------------------------------------------------------------------------------------------
+# The recipe, end to end (what experiments/make_dataset.py runs)
+
+# The recipe that made the shipped policies, kept so that datasets made again match the README:
+# 5k warm-up steps and orthogonal init sqrt 2 (configs/online.py follows the official X-TD3
+# settings, 25k and gain 1, for the paper's DM Control comparison).
+BEHAVIOR_START_STEPS = 5_000
+BEHAVIOR_INIT_GAIN = 2.0**0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Where made datasets and behavior policies go, and how rollouts are made."""
+
+    data_dir: Optional[str] = None  # default $XQL_DATA_DIR or ~/.cache/xql_jax/datasets
+    policy_dir: Optional[str] = None  # default: the shipped behavior policies
+    num_transitions: int = 1_000_000  # rows of a random / medium / expert dataset (D4RL: 1M)
+    noise: float = 0.1  # std of the Gaussian action noise of a behavior policy while collecting
+    reference_episodes: int = 20  # episodes measuring the random and expert reference returns
+    num_envs: int = 8  # environments stepped in lockstep while collecting
+    seed: int = 0  # of the rollouts and of a behavior run
+    overwrite: bool = False  # make a dataset again even if its file exists
+    progress: bool = True
+    log: Callable[[str], None] = print
+
+
+@dataclasses.dataclass(frozen=True)
+class BehaviorRun:
+    """The TD3 run behind a robot's behavior policies: one to train, or one that exists (for
+    ``export_behavior`` and ``medium-replay``, which is that run's replay buffer)."""
+
+    workdir: Optional[str] = None  # default for a new run: runs/behavior/<robot>
+    steps: int = 300_000  # environment steps of a new run
+    start_steps: int = BEHAVIOR_START_STEPS  # of them, uniform random warm-up actions
+    eval_interval: int = 10_000  # between evaluations, each keeping its checkpoint
+    robot: Optional[str] = None  # the robot of an existing run without summary.json
+
+
+def run(
+    recipe: Recipe,
+    behavior: BehaviorRun = BehaviorRun(),
+    *,
+    dataset: Optional[str] = None,
+    train_behavior: Optional[str] = None,
+    export_behavior: bool = False,
+) -> None:
+    """Exactly one of: make ``dataset`` (``<robot>-<kind>``), train the behavior policies of the
+    robot ``train_behavior`` and export them, or export those of ``behavior.workdir``."""
+    if sum((dataset is not None, train_behavior is not None, export_behavior)) != 1:
+        raise ValueError("pass exactly one of --dataset, --train_behavior, --export_behavior")
+    if train_behavior is not None:
+        workdir = train_behavior_run(train_behavior, recipe, behavior)
+        export(dataclasses.replace(behavior, workdir=workdir), recipe)
+    elif export_behavior:
+        export(behavior, recipe)
+    else:
+        make(dataset, recipe, behavior)
+
+
+def train_behavior_run(robot: str, recipe: Recipe, behavior: BehaviorRun) -> str:
+    """Train TD3 on the robot with this project's online loop, keeping a checkpoint at every
+    evaluation (each a candidate for the medium policy); returns the workdir."""
+    from xql_jax.configs import online as online_configs
+    from xql_jax.data import made
+    from xql_jax.online import train_online
+
+    if robot not in made.ROBOTS:
+        raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(made.ROBOTS)}")
+    config = online_configs.for_task(online_configs.get_config("td3"), made.ROBOTS[robot])
+    config.start_steps = behavior.start_steps
+    config.agent.init_gain = BEHAVIOR_INIT_GAIN
+    config.max_steps = behavior.steps
+    config.replay_capacity = behavior.steps  # medium-replay is the buffer's first rows
+    config.eval_interval = config.checkpoint_interval = behavior.eval_interval
+    config.checkpoints_to_keep = behavior.steps // behavior.eval_interval + 1
+    config.eval_episodes = config.eval_envs = 5
+    workdir = behavior.workdir or os.path.join("runs", "behavior", robot)
+    train_online(
+        config, workdir, made.ROBOTS[robot], seed=recipe.seed, progress=recipe.progress, log=recipe.log
+    )
+    return workdir
+
+
+def _robot_of(env_id: str) -> str:
+    from xql_jax.data import made
+
+    robots = {v: k for k, v in made.ROBOTS.items()}
+    if env_id not in robots:
+        raise ValueError(f"the behavior run is on {env_id!r}, not one of {sorted(robots)}")
+    return robots[env_id]
+
+
+def _env_id_of(robot: Optional[str]) -> Optional[str]:
+    from xql_jax.data import made
+
+    if robot is None:
+        return None
+    if robot not in made.ROBOTS:
+        raise ValueError(f"unknown --robot {robot!r}; choose one of {sorted(made.ROBOTS)}")
+    return made.ROBOTS[robot]
+
+
+def mean_return(env_id: str, actor, episodes: int, seed: int) -> Tuple[float, float]:
+    """Mean and std of ``episodes`` returns of ``actor`` (None: uniform random actions)."""
+    from xql_jax.envs import make_online_env
+    from xql_jax.evaluation import evaluate
+
+    envs = [[make_online_env(env_id) for _ in range(min(episodes, 10))]]
+    if actor is None:
+        rng = np.random.default_rng(seed)
+        act = lambda obs: rng.uniform(-1.0, 1.0, obs.shape[:2] + envs[0][0].action_space.shape)  # noqa: E731
+    else:
+        act = lambda obs: actor(obs[0])[None]  # noqa: E731
+    returns = evaluate(act, envs, episodes, seed)[0]
+    for env in envs[0]:
+        env.close()
+    return float(returns.mean()), float(returns.std())
+
+
+def export(behavior: BehaviorRun, recipe: Recipe) -> Dict:
+    """Pick the medium and expert checkpoints of ``behavior.workdir``, save their actors, measure
+    the reference returns, and write the medium-replay dataset from the run's replay buffer."""
+    import jax
+
+    workdir = behavior.workdir
+    evaluations = read_evaluations(workdir)
+    steps = choose_levels(evaluations)
+    levels = {}
+    for level, step in steps.items():
+        config, env_id, state, buffer = restore_run(workdir, step, _env_id_of(behavior.robot))
+        robot = _robot_of(env_id)
+        params = jax.tree_util.tree_map(lambda x: x[0], jax.device_get(state.actor.params))
+        save_policy(policy_path(robot, level, recipe.policy_dir), params)
+        hidden_dims = list(config.agent.hidden_dims)
+        actor = deterministic_actor(params, hidden_dims, buffer.data["actions"].shape[-1])
+        mean, std = mean_return(env_id, actor, recipe.reference_episodes, seed=10_000)
+        levels[level] = {"step": step, "return_mean": mean, "return_std": std}
+        recipe.log(f"{robot} {level}: step {step}, return {mean:.1f} +- {std:.1f}")
+        if level == "medium":
+            medium = (config, buffer)
+    random_mean, random_std = mean_return(env_id, None, recipe.reference_episodes, seed=10_000)
+    info = {
+        "robot": robot,
+        "env_id": env_id,
+        "algo": "td3",
+        "hidden_dims": hidden_dims,
+        "action_dim": int(buffer.data["actions"].shape[-1]),
+        "behavior_run": workdir,
+        "training_steps": int(evaluations[-1]["step"]),
+        "medium_fraction": MEDIUM_FRACTION,
+        "levels": levels,
+        "random": {"return_mean": random_mean, "return_std": random_std},
+        "references": {"ref_min_score": random_mean, "ref_max_score": levels["expert"]["return_mean"]},
+    }
+    path = info_path(robot, recipe.policy_dir)
+    with open(path, "w") as f:
+        json.dump(info, f, indent=2)
+    recipe.log(
+        f"wrote {path}: random {random_mean:.1f}, medium {levels['medium']['return_mean']:.1f}, "
+        f"expert {levels['expert']['return_mean']:.1f}"
+    )
+    _write_replay(*medium, steps["medium"], info, recipe, time.time())
+    return info
+
+
+def _write_medium_replay(behavior: BehaviorRun, info: Dict, recipe: Recipe) -> str:
+    """The run's replay buffer up to its medium checkpoint (warm-up rows included, as in D4RL)."""
+    started = time.time()
+    step = choose_levels(read_evaluations(behavior.workdir))["medium"]
+    config, env_id, _, buffer = restore_run(behavior.workdir, step, _env_id_of(behavior.robot))
+    if env_id != info["env_id"]:
+        raise ValueError(
+            f"{behavior.workdir} trained on {env_id}, the behavior policies are for {info['env_id']}"
+        )
+    if info["levels"]["medium"]["step"] != step:
+        recipe.log(f"note: the medium policy in use is not this run's (step {step}); references still apply")
+    return _write_replay(config, buffer, step, info, recipe, started)
+
+
+def _write_replay(config, buffer, step: int, info: Dict, recipe: Recipe, started: float) -> str:
+    import jax
+
+    from xql_jax.data import made
+
+    size = int(jax.device_get(buffer.size)[0])
+    rows = jax.tree_util.tree_map(lambda x: x[0], jax.device_get(buffer.data))  # the one member
+    raw = made.replay_rows_to_raw(rows, size)
+    # Its rows carry the training run's exploration noise, not the recipe's collection noise.
+    extra = {"behavior_step": step, "exploration_noise": float(config.agent.exploration_noise)}
+    return _write(info["robot"], "medium-replay", raw, info, extra, recipe, started)
+
+
+def _write(robot: str, kind: str, raw, info: Dict, extra: Dict, recipe: Recipe, started=None) -> str:
+    from xql_jax.data import made, sources, write_d4rl_hdf5
+    from xql_jax.data.dataset import data_file
+
+    name = f"{robot}-{kind}-made"
+    path = data_file(name, recipe.data_dir)
+    returns = made.episode_returns_of(raw)
+    metadata = {
+        "name": name,
+        "env_id": info["env_id"],
+        "behavior": "td3",
+        "seed": recipe.seed,
+        "episodes": len(returns),
+        **extra,
+    }
+    write_d4rl_hdf5(path, raw, info["references"], metadata)
+    elapsed = f" in {time.time() - started:.0f} s" if started else ""
+    recipe.log(
+        f"wrote {path}: {len(raw['rewards'])} transitions, {len(returns)} episodes, episode return "
+        f"mean {returns.mean():.1f} (min {returns.min():.1f}, max {returns.max():.1f}){elapsed}"
+    )
+    # Read back through the registry, as a training run will find it.
+    source = sources.resolve(name, data_dir=recipe.data_dir)
+    recipe.log(
+        f"train on it with --env_name={source.name} ({len(source.load())} transitions, {source.domain})"
+    )
+    return path
+
+
+def make(spec: str, recipe: Recipe, behavior: BehaviorRun = BehaviorRun()) -> Optional[str]:
+    """Make ``<robot>-<kind>-made`` from the behavior policies (``medium-replay`` from the behavior
+    run's buffer); its path, or None when it exists and ``recipe.overwrite`` is off."""
+    from xql_jax.data import made
+    from xql_jax.data.dataset import data_file
+
+    robot, _, kind = spec.partition("-")
+    made.parse_name(f"{spec}-made")  # names the valid robots and kinds on a typo
+    info = load_info(robot, recipe.policy_dir)
+    path = data_file(f"{spec}-made", recipe.data_dir)
+    if os.path.isfile(path) and not recipe.overwrite:
+        recipe.log(f"{path} exists; --overwrite makes it again")
+        return None
+    started = time.time()
+    if kind == "medium-replay":
+        if not behavior.workdir:
+            raise ValueError(
+                "medium-replay is the replay buffer of the behavior policy's training run: pass "
+                f"--behavior_run=<workdir of --train_behavior={robot}>"
+            )
+        return _write_medium_replay(behavior, info, recipe)
+    if kind == "medium-expert":
+        parts = []
+        for level in ("medium", "expert"):
+            make(f"{robot}-{level}", recipe, behavior)
+            parts.append(_read(data_file(f"{robot}-{level}-made", recipe.data_dir)))
+        # Both halves were collected with the recipe's action noise.
+        return _write(robot, kind, made.concatenate(*parts), info, {"noise": recipe.noise}, recipe, started)
+    actor = None
+    if kind != "random":
+        params = load_policy(policy_path(robot, kind, recipe.policy_dir))
+        actor = deterministic_actor(params, info["hidden_dims"], info["action_dim"])
+    raw, _ = collect(
+        info["env_id"],
+        actor,
+        recipe.num_transitions,
+        seed=recipe.seed,
+        noise_std=0.0 if actor is None else recipe.noise,
+        num_envs=recipe.num_envs,
+        progress=recipe.progress,
+    )
+    step = info["levels"][kind]["step"] if kind in info["levels"] else 0
+    # Uniform random actions carry no behavior noise: only a policy's rows record it.
+    extra = {"behavior_step": step, **({} if actor is None else {"noise": recipe.noise})}
+    return _write(robot, kind, raw, info, extra, recipe, started)
+
+
+def _read(path: str) -> Dict[str, np.ndarray]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {key: f[key][()] for key in f.keys()}
