@@ -1,7 +1,7 @@
 import pytest
 
 from xql_jax.checks import check_offline_config
-from xql_jax.configs import adroit, antmaze, base, kitchen, locomotion, maze, tuned
+from xql_jax.configs import adroit, antmaze, base, kitchen, locomotion, maze, online, tuned
 from xql_jax.train import learner_config_from
 
 
@@ -64,3 +64,29 @@ def test_loop_fields_are_checked_before_training():
     config.batch_size = 0
     with pytest.raises(ValueError, match="batch_size must be positive"):
         check_offline_config(config)
+
+
+@pytest.mark.parametrize(
+    "learner,config,filled_per_task",
+    [
+        ("xql", lambda: base.get_config(), ()),
+        ("sac", lambda: online.get_config("xsac"), ("beta",)),
+        ("td3", lambda: online.get_config("xtd3"), ("beta", "exploration_noise")),
+    ],
+)
+def test_config_files_list_every_learner_field_with_the_dataclass_default(learner, config, filled_per_task):
+    """Learner defaults are written twice, in the dataclass and in the commented config file: they
+    must agree, and every field must be in the file (``decay_steps`` is the loop's: the run length)."""
+    import dataclasses
+
+    from xql_jax import agents
+
+    defaults = {f.name: f.default for f in dataclasses.fields(agents.get(learner).config_class)}
+    written = config().agent.to_dict()
+    assert set(written) == set(defaults) - {"decay_steps"}
+    differ = {
+        name: (defaults[name], value)
+        for name, value in written.items()
+        if (tuple(value) if isinstance(value, list) else value) != defaults[name]
+    }
+    assert differ == {name: (defaults[name], None) for name in filled_per_task}  # None: TASKS' value
