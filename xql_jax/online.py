@@ -45,7 +45,7 @@ def algorithm_name(learner: str, agent_config) -> str:
     if learner == "td3":
         name = "xtd3" if agent_config.critic_loss == "gumbel" else "td3"
         return name if agent_config.double_q else f"{name}_dq"
-    return "xql" if agent_config.value_loss == "gumbel" else "iql"
+    return "iql" if agent_config.value_loss == "expectile" else "xql"
 
 
 def agent_config_from(config: ml_collections.ConfigDict):
