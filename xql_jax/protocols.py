@@ -50,7 +50,7 @@ def domain_of(env_name: str) -> Optional[str]:
 
 
 def name(interval: int, episodes: int, domain: Optional[str]) -> str:
-    """"official", "project", or "custom": which protocol an (interval, episodes) pair is."""
+    """ "official", "project", or "custom": which protocol an (interval, episodes) pair is."""
     for protocol in PROTOCOLS:
         if (interval, episodes) == cadence(protocol, domain):
             return protocol

@@ -48,7 +48,7 @@ VALUE_LOSSES = ("gumbel", "gumbel_log", "expectile")
 class XQLConfig:
     """Static hyperparameters of the offline learner; hashable so jit can treat it as static."""
 
-    value_loss: str = "gumbel"  # "gumbel" (X-QL), "gumbel_log" (its log form, see losses) or "expectile" (IQL)
+    value_loss: str = "gumbel"  # "gumbel" (X-QL), "gumbel_log" (its log form) or "expectile" (IQL)
     beta: float = 2.0  # Gumbel temperature; NOT the AWR temperature
     max_clip: Optional[float] = 7.0  # upper clip of (q - v) / beta in the Gumbel loss; None/inf: none
     max_normalize: bool = True  # max-normalised Gumbel loss (App. D.3)

@@ -4,13 +4,13 @@ Variants (``--config=configs/finetune.py:<variant>``): ``xql`` (default) or ``iq
 PointMaze data, ``<domain>`` or ``<domain>_iql`` for ``antmaze``, ``adroit`` and ``locomotion``,
 ``tuned:<dataset>`` (the domain's variant with Table 4's values, as the paper's Table 3 fine-tunes
 X-QL T) and ``official:<dataset>`` (the official ``offline/train_finetune.py`` with the dataset's
-reproduce-script flags, see ``official_finetune``). The offline fields are the domain's config (configs/<domain>.py); ``online`` adds the
-fine-tuning phase. As the official fine-tuning configs (github Div99/XQL
-``offline/configs/antmaze_finetune_config.py``, ``mujoco_config_finetune``), the actor's learning
-rate is constant in both phases. The D4RL domains follow IQL's protocol, which the paper's Table 3
-reports: 1M offline updates, then 1M environment steps with one update each, batches drawn
-uniformly from the dataset and the collected transitions (``online_fraction`` 0), 100 evaluation
-episodes on AntMaze.
+reproduce-script flags, see ``official_finetune``). The offline fields are the domain's config
+(configs/<domain>.py); ``online`` adds the fine-tuning phase. As the official fine-tuning configs
+(github Div99/XQL ``offline/configs/antmaze_finetune_config.py``, ``mujoco_config_finetune``), the
+actor's learning rate is constant in both phases. The D4RL domains follow IQL's protocol, which the
+paper's Table 3 reports: 1M offline updates, then 1M environment steps with one update each, batches
+drawn uniformly from the dataset and the collected transitions (``online_fraction`` 0), 100
+evaluation episodes on AntMaze.
 """
 
 import ml_collections

@@ -1,7 +1,7 @@
 """Per-dataset settings of the official reproduce scripts (github Div99/XQL at dff09af), by dataset name.
 
-  python experiments/train_offline.py --config=configs/official.py:hopper-medium-v2 --env_name=hopper-medium-v2
-  python experiments/train_offline.py --config=configs/official.py:hopper-medium-v2:project_eval ...
+  python experiments/train_offline.py --config=configs/official.py:hopper-medium-v2 \
+      --env_name=hopper-medium-v2      # or :hopper-medium-v2:project_eval
 
 The scripts ``offline/reproduce/{mujoco,antmaze,franka}/*.sh`` call ``offline/train_offline.py`` with
 a few flags; every other value is that launcher's flag default (batch size 1024, temp 1, max_clip 7,
@@ -75,7 +75,8 @@ def settings(dataset_name: str) -> dict:
     """The six learner/loop values the dataset's script runs with (launcher defaults filled in)."""
     if dataset_name not in SCRIPTS:
         raise ValueError(
-            f"no official reproduce script for {dataset_name!r}; the scripts cover: {', '.join(sorted(SCRIPTS))}"
+            f"no official reproduce script for {dataset_name!r}; "
+            f"the scripts cover: {', '.join(sorted(SCRIPTS))}"
         )
     flags = dict(SCRIPTS[dataset_name][1])
     values = dict(LAUNCHER_DEFAULTS)
