@@ -83,9 +83,14 @@ def test_evaluation_protocols_are_named_from_their_cadence():
     assert protocols.name(5_000, 50, None) == "custom"
     assert protocols.record(5_000, 10, "hopper-medium-v2") == {
         "protocol": "official",
+        "kind": "offline",
         "interval": 5_000,
         "episodes": 10,
     }
+    # xsac.yaml / xtd3.yaml eval_freq 10000, eval_ep 10: configs/online.py's too.
+    assert protocols.name(10_000, 10, None, "online") == "official = project"
+    # train_finetune.py: every 100k over 100 episodes; configs/finetune.py:locomotion has 10.
+    assert protocols.name(100_000, 10, "locomotion", "finetune") == "project"
 
 
 def test_finetune_variants_official_and_tuned():

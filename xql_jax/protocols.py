@@ -10,28 +10,37 @@ summary.json (``evaluation``) and printed by the report beside every row.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
-# domain -> (eval_interval, eval_episodes)
-OFFICIAL = {"antmaze": (30_000, 100)}  # ant_*.sh: --eval_episodes=100 --eval_interval=30000
-OFFICIAL_DEFAULT = (5_000, 10)  # train_offline.py: eval_interval 5000, eval_episodes 10
-PROJECT = {"antmaze": (100_000, 100)}  # configs/antmaze.py
-PROJECT_DEFAULT = (50_000, 10)  # configs/base.py
-PROTOCOLS = ("official", "project")
+# kind -> domain -> (eval_interval, eval_episodes); None holds every other domain.
+OFFICIAL = {
+    # train_offline.py: --eval_interval 5000, --eval_episodes 10; ant_*.sh: 30000 and 100.
+    "offline": {None: (5_000, 10), "antmaze": (30_000, 100)},
+    # online/configs/xsac.yaml and xtd3.yaml: eval_freq 10000, eval_ep 10.
+    "online": {None: (10_000, 10)},
+    # train_finetune.py: --eval_interval 100000, --eval_episodes 100 (every domain).
+    "finetune": {None: (100_000, 100)},
+}
+PROJECT = {
+    "offline": {None: (50_000, 10), "antmaze": (100_000, 100)},  # configs/base.py, antmaze.py
+    "online": {None: (10_000, 10)},  # configs/online.py
+    "finetune": {None: (100_000, 10), "antmaze": (100_000, 100)},  # configs/finetune.py
+}
+PROTOCOLS = {"official": OFFICIAL, "project": PROJECT}
+KINDS = ("offline", "online", "finetune")
 
 
-def cadence(protocol: str, domain: Optional[str]) -> tuple:
+def cadence(protocol: str, domain: Optional[str], kind: str = "offline") -> Tuple[int, int]:
     """(eval_interval, eval_episodes) of ``protocol`` ("official" or "project") for a domain."""
-    if protocol == "official":
-        return OFFICIAL.get(domain, OFFICIAL_DEFAULT)
-    if protocol == "project":
-        return PROJECT.get(domain, PROJECT_DEFAULT)
-    raise ValueError(f"unknown evaluation protocol {protocol!r}; use one of {PROTOCOLS}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown evaluation protocol {protocol!r}; use one of {sorted(PROTOCOLS)}")
+    table = PROTOCOLS[protocol][kind]
+    return table.get(domain, table[None])
 
 
-def use(config, protocol: str, domain: Optional[str]):
+def use(config, protocol: str, domain: Optional[str], kind: str = "offline"):
     """``config`` with the evaluation cadence of ``protocol``; returns it."""
-    config.eval_interval, config.eval_episodes = cadence(protocol, domain)
+    config.eval_interval, config.eval_episodes = cadence(protocol, domain, kind)
     return config
 
 
@@ -49,18 +58,18 @@ def domain_of(env_name: str) -> Optional[str]:
     return None
 
 
-def name(interval: int, episodes: int, domain: Optional[str]) -> str:
-    """ "official", "project", or "custom": which protocol an (interval, episodes) pair is."""
-    for protocol in PROTOCOLS:
-        if (interval, episodes) == cadence(protocol, domain):
-            return protocol
-    return "custom"
+def name(interval: int, episodes: int, domain: Optional[str], kind: str = "offline") -> str:
+    """Which protocol an (interval, episodes) pair is: "official", "project" (this project's
+    configs), "official = project" where the two agree, or "custom"."""
+    matches = [p for p in ("official", "project") if (interval, episodes) == cadence(p, domain, kind)]
+    return " = ".join(matches) if matches else "custom"
 
 
-def record(interval: int, episodes: int, env_name: str) -> Dict:
-    """summary.json's ``evaluation`` entry without the count (added when the run ends)."""
+def record(interval: int, episodes: int, env_name: str, kind: str = "offline") -> Dict:
+    """summary.json's ``evaluation`` entry (its ``evaluations`` field counts them when the run ends)."""
     return {
-        "protocol": name(interval, episodes, domain_of(env_name)),
+        "protocol": name(interval, episodes, domain_of(env_name), kind),
+        "kind": kind,
         "interval": int(interval),
         "episodes": int(episodes),
     }
