@@ -137,3 +137,14 @@ def test_log_gumbel_loss_is_the_official_surrogate():
         )(jnp.zeros(3))
         assert np.all(np.asarray(step).sum() < 0), name  # loss falls as v rises towards the soft max
     assert config.value_loss == "gumbel_log"
+
+
+def test_online_default_is_the_official_run_length():
+    from xql_jax.configs import online
+
+    # online/configs/xsac.yaml and xtd3.yaml: total_steps 2000000, capacity 1000000,
+    # eval_freq 10000, eval_ep 10.
+    for variant in online.VARIANTS:
+        config = online.get_config(variant)
+        assert (config.max_steps, config.replay_capacity) == (2_000_000, 1_000_000), variant
+        assert protocols.name(config.eval_interval, config.eval_episodes, None, "online") != "custom"

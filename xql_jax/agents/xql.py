@@ -206,6 +206,8 @@ def value_batch(batch: Batch, key: jax.Array, config: XQLConfig) -> Tuple[jax.Ar
     ``value_action_noise``: actions a + clip(N(0, std), -0.5, 0.5), clipped to [-1, 1].
     ``sample_random_times`` = n: n x batch uniform random actions appended, each observation
     repeated n times (with n = 1 the V target averages the data's and the uniform policy's actions).
+    Both at once is this project's extension: the official update_v crashes on it (noise of the
+    enlarged batch's shape added to the dataset's actions), and no reproduce script asks for it.
     """
     observations, actions = batch["observations"], batch["actions"]
     noise_key, random_key = jax.random.split(key)
