@@ -148,3 +148,27 @@ def test_online_default_is_the_official_run_length():
         config = online.get_config(variant)
         assert (config.max_steps, config.replay_capacity) == (2_000_000, 1_000_000), variant
         assert protocols.name(config.eval_interval, config.eval_episodes, None, "online") != "custom"
+
+
+def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_protocol(
+    tmp_path, small_maze_file, tiny_offline_config, quiet, monkeypatch
+):
+    from xql_jax import evaluation, train
+
+    seeds = []
+
+    def recording_evaluate(act, envs, num_episodes, seed):
+        seeds.append(seed)
+        return evaluation.evaluate(act, envs, num_episodes, seed)
+
+    monkeypatch.setattr(train, "evaluate", recording_evaluate)
+    config = tiny_offline_config
+    config.eval_interval = 20  # two evaluations: steps 20 and 40
+    summary = train.train_offline(
+        config, str(tmp_path / "run"), "pointmaze-umaze-v0", seed=3, dataset_path=small_maze_file, **quiet
+    )
+    base = 1_000_000 * (3 + 1)
+    assert seeds == [evaluation.evaluation_seed(base, 20), evaluation.evaluation_seed(base, 40)]
+    assert seeds[0] != seeds[1] and evaluation.evaluation_seed(base, 20) == seeds[0]  # reproducible
+    assert summary["evaluations"] == 2
+    assert summary["evaluation"] == {"protocol": "custom", "kind": "offline", "interval": 20, "episodes": 1}
