@@ -138,6 +138,7 @@ def main(argv):
             results += report.collect(method, workdirs)
         rows = report.table(results, columns)
         matrices, notes = report.score_matrices(results)
+        notes = report.best_comparability_notes(results) + notes
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     averages = report.domain_averages(rows)

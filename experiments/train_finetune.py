@@ -32,7 +32,7 @@ def main(argv):
     from xql_jax.finetune import train_finetune
 
     config = FLAGS.config
-    algo = "xql" if config.agent.value_loss == "gumbel" else "iql"
+    algo = "iql" if config.agent.value_loss == "expectile" else "xql"
     name = (
         f"finetune_{algo}_seed{FLAGS.seed}"
         if FLAGS.num_seeds == 1

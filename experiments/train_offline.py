@@ -30,7 +30,7 @@ def main(argv):
 
         jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     config = FLAGS.config
-    algo = "xql" if config.agent.value_loss == "gumbel" else "iql"
+    algo = "iql" if config.agent.value_loss == "expectile" else "xql"
     default_name = f"{algo}_seed{FLAGS.seed}" if FLAGS.num_seeds == 1 else f"{algo}_{FLAGS.num_seeds}seeds"
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, default_name)
     summary = train_from_flags(config, workdir)

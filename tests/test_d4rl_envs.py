@@ -60,6 +60,23 @@ def test_antmaze_uses_d4rl_coordinates_goal_and_success(name, goal, wall, free, 
     assert reward == 1.0 and terminated
 
 
+def test_antmaze_reset_noise_is_d4rls_ant():
+    # d4rl/locomotion/ant.py reset_model: qpos = init_qpos + U(-0.1, 0.1) over all 15 coordinates
+    # (x, y from the origin, z, quaternion, joints), qvel = init_qvel + 0.1 * N(0, 1) over all 14;
+    # antmaze registers non_zero_reset=False, so the start is the origin plus that noise.
+    assert d4rl_envs.D4RL_ANT_RESET_NOISE == 0.1
+    env = make_env("antmaze-umaze-v0")
+    init = env._env.ant_env.init_qpos[2:15].copy()
+    observations = np.array([env.reset(seed=s)[0] for s in range(300)])
+    positions = np.concatenate([observations[:, :2], observations[:, 2:15] - init], axis=1)
+    assert np.all(np.abs(positions) <= 0.1 + 1e-12)
+    np.testing.assert_allclose(np.abs(positions).max(0), 0.1, rtol=0.05)  # the whole range, once
+    np.testing.assert_allclose(positions.std(0), 0.2 / np.sqrt(12), rtol=0.2)  # uniform, not doubled
+    np.testing.assert_allclose(observations[:, 15:].std(0), 0.1, rtol=0.25)  # 0.1 x N(0, 1)
+    np.testing.assert_allclose(np.abs(observations[:, 15:].mean(0)), 0.0, atol=0.03)
+    np.testing.assert_array_equal(env.reset(seed=7)[0], observations[7])  # seeded
+
+
 def test_kitchen_observation_has_robot_objects_and_the_datasets_goal():
     from gymnasium_robotics.envs.franka_kitchen import kitchen_env
 
@@ -67,8 +84,8 @@ def test_kitchen_observation_has_robot_objects_and_the_datasets_goal():
     observation, _ = env.reset(seed=0)
     assert observation.shape == (60,)
     qpos = env._env.unwrapped.data.qpos
-    np.testing.assert_allclose(observation[:9], qpos[:9], atol=0.05)  # robot joints (with sensor noise)
-    np.testing.assert_allclose(observation[9:30], qpos[9:], atol=0.01)  # objects
+    np.testing.assert_allclose(observation[:9], qpos[:9], atol=0.01 + 1e-9)  # D4RL's noise: 0.1 x 0.1
+    np.testing.assert_allclose(observation[9:30], qpos[9:], atol=0.01 + 1e-9)  # objects
     goal = observation[30:]
     np.testing.assert_allclose(goal[22], kitchen_env.OBS_ELEMENT_GOALS["microwave"][0])
     np.testing.assert_allclose(goal[17:19], kitchen_env.OBS_ELEMENT_GOALS["light switch"])
@@ -77,6 +94,44 @@ def test_kitchen_observation_has_robot_objects_and_the_datasets_goal():
     assert mixed_goal[11] == kitchen_env.OBS_ELEMENT_GOALS["bottom burner"][0]
     _, reward, terminated, truncated, info = env.step(np.zeros(9))
     assert reward == 0.0 and not terminated and len(info["tasks_to_complete"]) == 4
+
+
+def test_kitchen_observation_noise_is_d4rls_and_judges_completion():
+    # d4rl/kitchen/adept_envs/franka/kitchen_multitask_v0.py: robot_noise_ratio = 0.1, used by
+    # franka_robot.get_obs for robot *and* object positions: qp += 0.1 * pos_noise_amp[:9] * U(-1, 1),
+    # obj_qp += 0.1 * pos_noise_amp[-21:] * U(-1, 1), amplitudes from franka/robot/franka_config.xml
+    # (qpos0-8: 0.1; 9-10: 0.005; 11-16: 0.0005; 17-19: 0.005; 20-22: 0.1; 23-25: 0.005;
+    # 26-28: 0.1; 29: 0.005). kitchen_envs.py judges completion on those noisy obj_qp.
+    # (gymnasium-robotics' defaults: ratios 0.01 robot, 0.0005 objects, judged on clean qpos.)
+    import os
+    import xml.etree.ElementTree as ET
+
+    import gymnasium_robotics
+
+    assert d4rl_envs.D4RL_KITCHEN_NOISE_RATIO == 0.1
+    amp = d4rl_envs.D4RL_KITCHEN_POS_NOISE_AMP
+    assert amp.shape == (30,) and amp[22] == 0.1 and amp[17] == 0.005 and amp[11] == 0.0005
+    config = os.path.join(
+        os.path.dirname(gymnasium_robotics.__file__),
+        "envs/assets/kitchen_franka/franka_assets/franka_config.xml",
+    )
+    root = ET.parse(config).getroot()
+    shipped = [float(root.find(f"qpos{i}").get("pos_noise_amp")) for i in range(30)]
+    np.testing.assert_array_equal(amp, shipped)  # the same file as D4RL's
+    env = make_env("kitchen-complete-v0")
+    observation, _ = env.reset(seed=3)
+    clean = env._env.unwrapped.data.qpos[:30].copy()
+    noise = np.array([env.reset(seed=s)[0][:30] - clean for s in range(200)])
+    bound = 0.1 * amp
+    assert np.all(np.abs(noise) <= bound + 1e-12)
+    np.testing.assert_allclose(np.abs(noise).max(0), bound, rtol=0.05)  # uses the whole range
+    # Completion on the noisy value: the microwave (index 22, noise +-0.01) 0.305 from its goal is
+    # complete when its noise is below -0.005, a quarter of the time; never on the clean value.
+    goal = d4rl_envs.KITCHEN_BONUS_THRESH + 0.005
+    env._env.unwrapped.data.qpos[22] = env._goal[22] + goal
+    env.np_random = np.random.default_rng(0)
+    done = [bool(env._completed(env._noisy_positions())) for _ in range(2000)]
+    assert 0.2 < np.mean(done) < 0.3
 
 
 # ---------------------------------------------------------------- D4RL's definitions, number by number
@@ -275,9 +330,17 @@ def test_antmaze_goal_is_d4rls_noisy_goal_once_for_v0_and_at_every_reset_for_v2(
 def test_kitchen_keeps_d4rls_episode_rules():
     # d4rl/kitchen: max_episode_steps 280, BONUS_THRESH 0.3, REMOVE_TASKS_WHEN_COMPLETE and
     # TERMINATE_ON_TASK_COMPLETE True (+1 per task, once; the episode ends when all four are done).
-    from gymnasium_robotics.envs.franka_kitchen import kitchen_env
-
     env = make_env("kitchen-complete-v0")
-    inner = env._env.unwrapped
-    assert env._env.spec.max_episode_steps == 280 and kitchen_env.BONUS_THRESH == 0.3
-    assert inner.remove_task_when_completed and inner.terminate_on_tasks_completed
+    assert env._env.spec.max_episode_steps == 280 and d4rl_envs.KITCHEN_BONUS_THRESH == 0.3
+    env.reset(seed=0)
+    data = env._env.unwrapped.data
+    data.qpos[22] = env._goal[22]  # the microwave at its goal: +1 on the next step, then never again
+    _, reward, terminated, _, info = env.step(np.zeros(9))
+    assert reward == 1.0 and not terminated and info["step_task_completions"] == ["microwave"]
+    _, reward, *_ = env.step(np.zeros(9))
+    assert reward == 0.0 and "microwave" not in env.tasks_to_complete
+    for task in ("kettle", "light switch", "slide cabinet"):
+        index = env._indices[task]
+        data.qpos[index] = env._goal[index]
+    _, reward, terminated, truncated, _ = env.step(np.zeros(9))
+    assert reward == 3.0 and terminated and not truncated

@@ -351,3 +351,28 @@ def test_plot_curves_says_a_run_diverged_before_its_first_evaluation(tmp_path):
     result = run_script("plot_curves.py", [f"--runs=X-QL={tmp_path}", f"--out={tmp_path}/c.png"], timeout=120)
     assert result.returncode != 0
     assert "has no evaluation: it diverged before its first (training diverged at step 100" in result.stderr
+
+
+def test_report_names_each_runs_evaluation_protocol_and_flags_best_over_different_counts(tmp_path):
+    official = {"protocol": "official", "kind": "offline", "interval": 5000, "episodes": 10}
+    project = {"protocol": "project", "kind": "offline", "interval": 50000, "episodes": 10}
+    write_member(tmp_path / "a", "hopper-medium-v2", 60.0, [(5000, 50.0), (10000, 60.0)],
+                 evaluation=official, evaluations=200)  # fmt: skip
+    write_member(tmp_path / "b", "hopper-medium-v2", 58.0, [(50000, 40.0), (100000, 58.0)],
+                 evaluation=project, evaluations=20)  # fmt: skip
+    write_member(tmp_path / "c", "hopper-medium-v2", 57.0, [(50000, 57.0)])  # an older run: no record
+    results = (
+        report.collect("X-QL official", [str(tmp_path / "a")])
+        + report.collect("X-QL", [str(tmp_path / "b")])
+        + report.collect("X-QL old", [str(tmp_path / "c")])
+    )
+    rows = {r["method"]: r for r in report.table(results)}
+    assert rows["X-QL official"]["evaluation"] == "official: every 5000 steps x 10 episodes, best of 200"
+    assert rows["X-QL"]["evaluation"] == "project: every 50000 steps x 10 episodes, best of 20"
+    assert rows["X-QL old"]["evaluation"] == "unrecorded, best of 1"  # counted from its curve
+    (note,) = report.best_comparability_notes(results)
+    assert note.startswith("hopper-medium-v2: 'best' is a maximum over different numbers of evaluations")
+    assert "X-QL old: 1; X-QL: 20; X-QL official: 200" in note
+    assert report.best_comparability_notes(results[:1]) == []
+    text = report.markdown(list(rows.values()), notes=[note])
+    assert "| official: every 5000 steps x 10 episodes, best of 200 |" in text and "Note: hopper" in text

@@ -21,10 +21,13 @@ what they meant in the files, so each family gets an adapter:
   its contact softness); observation (x, y, qpos[2:], qvel) = 29 dims; the goal D4RL's
   goal_sampler draws (the goal cell plus U(0, 1) + U(0, 0.5) per axis), once per environment for
   v0 and at every reset for v2, as ``target_goal``; reward 1 and the episode's end within 0.5 of
-  it, so the return is the success.
-- kitchen: gymnasium-robotics' FrankaKitchen (D4RL's episode rules: 280 steps, +1 per task, tasks
-  removed when done, the end when all are), observation (robot qpos 9, object qpos 21, the 30-d
-  goal vector with the dataset's four tasks) = 60 dims.
+  it, so the return is the success; D4RL's reset noise (``ant.py`` reset_model: U(-0.1, 0.1) on
+  every position coordinate, 0.1 x N(0, 1) on every velocity).
+- kitchen: gymnasium-robotics' FrankaKitchen run without its own noise, with D4RL's observation
+  noise (ratio 0.1 of franka_config.xml's amplitudes on robot and object positions) and D4RL's
+  episode rules judged on those noisy positions (280 steps, +1 per task within 0.3 of its goal,
+  tasks removed when done, the end when all are); observation (robot qpos 9, object qpos 21, the
+  30-d goal vector with the dataset's four tasks) = 60 dims.
 - adroit: gymnasium-robotics' AdroitHand*-v1 (D4RL's models and observations) with D4RL's rewards
   (``pen_v0.py``, ``hammer_v0.py``, ``door_v0.py``, ``relocate_v0.py``; gymnasium-robotics >= 1.2.1
   changed three of them), horizons (pen 100, the others 200) and pen's end when the pen drops.
@@ -69,7 +72,21 @@ ANTMAZE_EXTRA_NOISE = 0.5 * 0.25 * ANTMAZE_SCALING
 D4RL_ANT_TIMESTEP = 0.02
 D4RL_ANT_TORQUE = 30.0
 D4RL_ANT_SOLIMP = (0.8, 0.8, 0.01)
+# d4rl/locomotion/ant.py reset_model: qpos + U(-0.1, 0.1) (all 15 coordinates: x, y, z, the
+# quaternion, the 8 joints), qvel + 0.1 x N(0, 1) (all 14): gymnasium's Ant reset_model with
+# reset_noise_scale 0.1 draws exactly these; gymnasium-robotics' AntMaze builds it with 0.
+D4RL_ANT_RESET_NOISE = 0.1
 
+# d4rl/kitchen/adept_envs/franka/kitchen_multitask_v0.py: robot_noise_ratio = 0.1, passed by _get_obs
+# to franka_robot.get_obs, which scales both the robot's and the objects' noise by it.
+D4RL_KITCHEN_NOISE_RATIO = 0.1
+# pos_noise_amp of qpos0..qpos29 in D4RL's franka/robot/franka_config.xml (gymnasium-robotics ships
+# the same file): 9 robot joints, then the 21 object coordinates (get_obs takes amp[-21:]).
+D4RL_KITCHEN_POS_NOISE_AMP = np.array(
+    [0.1] * 9 + [0.005] * 2 + [0.0005] * 6 + [0.005] * 3 + [0.1] * 3 + [0.005] * 3 + [0.1] * 3 + [0.005]
+)
+KITCHEN_ROBOT_DOF, KITCHEN_OBJECT_DOF = 9, 21
+KITCHEN_BONUS_THRESH = 0.3  # d4rl/kitchen/kitchen_envs.py BONUS_THRESH
 KITCHEN_TASKS = {
     "complete": ("microwave", "kettle", "light switch", "slide cabinet"),
     "partial": ("microwave", "kettle", "light switch", "slide cabinet"),
@@ -180,7 +197,10 @@ class D4RLAntMaze(gym.Env):
             continuing_task=True,
             reset_target=False,
         ).unwrapped
-        self._env.position_noise_range = 0.1 / ANTMAZE_SCALING  # D4RL starts within 0.1 of its origin
+        # D4RL's start: the origin plus its ant's reset noise, which moves x and y by U(-0.1, 0.1);
+        # the maze's own start noise would add a second draw.
+        self._env.position_noise_range = 0.0
+        self._env.ant_env._reset_noise_scale = D4RL_ANT_RESET_NOISE
         model = self._env.ant_env.model
         model.opt.timestep = D4RL_ANT_TIMESTEP
         model.actuator_gear[:, 0] = D4RL_ANT_TORQUE
@@ -337,7 +357,14 @@ class D4RLAdroit(gym.Wrapper):
 
 
 class D4RLKitchen(gym.Env):
-    """FrankaKitchen with D4RL's 60-d observation and its four tasks per dataset."""
+    """FrankaKitchen with D4RL's 60-d observation, its observation noise and its four tasks per dataset.
+
+    As D4RL's ``KitchenBase``: every observation (the first too) adds U(-1, 1) x 0.1 x amplitude to
+    the robot's and the objects' positions, and a task is complete when its noisy object
+    coordinates are within 0.3 of the goal; each task pays +1 once, and the episode ends when all
+    four are done (or after 280 steps). The simulator is gymnasium-robotics' with its own noise and
+    task rules turned off; the noise comes from the environment's generator, seeded by ``reset``.
+    """
 
     metadata = {"render_modes": []}
 
@@ -347,26 +374,60 @@ class D4RLKitchen(gym.Env):
         if dataset not in KITCHEN_TASKS:
             raise ValueError(f"unknown kitchen dataset {dataset!r}; choose one of {sorted(KITCHEN_TASKS)}")
         register_robotics_envs()
-        tasks = list(KITCHEN_TASKS[dataset])
-        self._env = gym.make("FrankaKitchen-v1", tasks_to_complete=tasks)
+        self.tasks = tuple(KITCHEN_TASKS[dataset])
+        self._env = gym.make(
+            "FrankaKitchen-v1",
+            tasks_to_complete=list(self.tasks),
+            terminate_on_tasks_completed=False,
+            robot_noise_ratio=0.0,
+            object_noise_ratio=0.0,
+        )
+        self._indices = {task: kitchen_env.OBS_ELEMENT_INDICES[task] for task in self.tasks}
         self._goal = np.zeros(30)
-        for task in tasks:
-            self._goal[kitchen_env.OBS_ELEMENT_INDICES[task]] = kitchen_env.OBS_ELEMENT_GOALS[task]
+        for task in self.tasks:
+            self._goal[self._indices[task]] = kitchen_env.OBS_ELEMENT_GOALS[task]
+        self.tasks_to_complete = set(self.tasks)
         self.action_space = self._env.action_space
         self.observation_space = _box(60)
 
-    def _observation(self, observation) -> np.ndarray:
-        flat = observation["observation"]  # robot qpos 9, robot qvel 9, object qpos 21, object qvel 20
-        return np.concatenate([flat[:9], flat[18:39], self._goal])
+    def _noisy_positions(self) -> np.ndarray:
+        """Robot and object positions (30) with D4RL's noise, drawn in get_obs's order (robot qpos,
+        robot qvel, object qpos, object qvel; the velocities are not observed)."""
+        qpos = self._env.unwrapped.data.qpos[: KITCHEN_ROBOT_DOF + KITCHEN_OBJECT_DOF].copy()
+        scale = D4RL_KITCHEN_NOISE_RATIO * D4RL_KITCHEN_POS_NOISE_AMP
+        uniform = self.np_random.uniform
+        robot = uniform(-1.0, 1.0, KITCHEN_ROBOT_DOF)
+        uniform(-1.0, 1.0, KITCHEN_ROBOT_DOF)
+        objects = uniform(-1.0, 1.0, KITCHEN_OBJECT_DOF)
+        uniform(-1.0, 1.0, KITCHEN_OBJECT_DOF)
+        return qpos + scale * np.concatenate([robot, objects])
+
+    def _completed(self, positions: np.ndarray) -> list:
+        """kitchen_envs.py _get_reward_n_score: the remaining tasks whose noisy object coordinates are
+        within BONUS_THRESH of the goal."""
+        return [
+            task
+            for task in self.tasks_to_complete
+            if np.linalg.norm(positions[self._indices[task]] - self._goal[self._indices[task]])
+            < KITCHEN_BONUS_THRESH
+        ]
 
     def reset(self, *, seed: Optional[int] = None, options=None):
         super().reset(seed=seed)
-        observation, info = self._env.reset(seed=seed)
-        return self._observation(observation), info
+        _, info = self._env.reset(seed=seed)
+        self.tasks_to_complete = set(self.tasks)
+        return np.concatenate([self._noisy_positions(), self._goal]), info
 
     def step(self, action):
-        observation, reward, terminated, truncated, info = self._env.step(action)
-        return self._observation(observation), float(reward), terminated, truncated, info
+        _, _, _, truncated, info = self._env.step(action)
+        positions = self._noisy_positions()
+        completed = self._completed(positions)
+        self.tasks_to_complete.difference_update(completed)
+        terminated = not self.tasks_to_complete
+        remaining = sorted(self.tasks_to_complete)
+        info = {**info, "step_task_completions": completed, "tasks_to_complete": remaining}
+        observation = np.concatenate([positions, self._goal])
+        return observation, float(len(completed)), terminated, truncated and not terminated, info
 
     def close(self):
         self._env.close()

@@ -19,7 +19,8 @@ def evaluate(
     ``envs[j]`` are the environments of member j (all members have the same number). All of them
     are stepped in lockstep, so ``act`` runs once per step on observations of shape
     [members, envs, obs_dim] and returns actions [members, envs, action_dim]. Episode i of every
-    member is reset with seed ``seed + i``: members are compared on the same start states.
+    member is reset with seed ``seed + i``: members are compared on the same start states. The
+    loops pass ``evaluation_seed(run seed, step)``, new at every evaluation.
     """
     num_members, per_member = len(envs), len(envs[0])
     returns = np.zeros((num_members, num_episodes))
@@ -41,6 +42,16 @@ def evaluate(
                     returns[j, first + i] += reward
                     running[j, i] = not (terminated or truncated)
     return returns
+
+
+def evaluation_seed(seed: int, step: int) -> int:
+    """The first reset seed of the evaluation at ``step`` of a run seeded ``seed``.
+
+    Drawn from (seed, step), so successive evaluations start from new states (as the official
+    environment's generator ran on between evaluations) while a rerun, or a resumed run, repeats
+    them exactly, and every member of one evaluation shares them (paired comparisons).
+    """
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
 
 
 def normalized_score(returns, references: Optional[Dict[str, float]]):

@@ -46,6 +46,29 @@ def gumbel_loss(
     return jnp.exp(z - max_z) - z * exp_neg_max - exp_neg_max
 
 
+# offline/critic.py grad_gumbel(x, alpha, clip_max=7): its clip is this constant, not --max_clip.
+LOG_LOSS_CLIP = 7.0
+
+
+def gumbel_log_loss(diff: jax.Array, beta: float, clip: float = LOG_LOSS_CLIP) -> jax.Array:
+    """Elementwise surrogate of the log-Gumbel loss log(mean(exp(z) - z - 1) + 1), z = diff / beta.
+
+    As the official ``gumbel_log_loss`` (github Div99/XQL ``offline/critic.py``, used by
+    ``train_finetune.py``'s default ``--log_loss=True``): the loss is stop_gradient(g) * z with the
+    analytic gradient g = (exp(z') - 1) / mean(exp(z') - z'), z' = min(z, clip), computed with
+    the offset m = max(max_batch z', -1) as (exp(z' - m) - exp(-m)) / mean(exp(z' - m) - z' exp(-m)).
+    Its mean's gradient is that of log(mean(exp(z') - z' - 1) + 1): the Gumbel loss's, divided by
+    the batch's mean loss + 1, so large errors do not make large steps. The value it returns is
+    the surrogate's, not the log loss itself; the minimiser is the Gumbel loss's.
+    """
+    z = diff / beta
+    clipped = jnp.minimum(z, clip)
+    offset = jnp.maximum(jnp.max(clipped), -1.0)
+    numerator = jnp.exp(clipped - offset) - jnp.exp(-offset)
+    denominator = jnp.mean(jnp.exp(clipped - offset) - clipped * jnp.exp(-offset))
+    return jax.lax.stop_gradient(numerator / denominator) * z
+
+
 def expectile_loss(diff: jax.Array, expectile: float) -> jax.Array:
     """Elementwise asymmetric squared loss |expectile - 1(diff < 0)| * diff**2 (IQL's value loss)."""
     weight = jnp.where(diff > 0, expectile, 1.0 - expectile)

@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from xql_jax import agents, analysis, checks
+from xql_jax import agents, analysis, checks, protocols
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
-from xql_jax.evaluation import evaluate
+from xql_jax.evaluation import evaluate, evaluation_seed
 from xql_jax.loop import OutputFactory, RunSession
 from xql_jax.runs import (
     Member,
@@ -45,7 +45,7 @@ def algorithm_name(learner: str, agent_config) -> str:
     if learner == "td3":
         name = "xtd3" if agent_config.critic_loss == "gumbel" else "td3"
         return name if agent_config.double_q else f"{name}_dq"
-    return "xql" if agent_config.value_loss == "gumbel" else "iql"
+    return "iql" if agent_config.value_loss == "expectile" else "xql"
 
 
 def agent_config_from(config: ml_collections.ConfigDict):
@@ -256,7 +256,18 @@ def run_online(
     with session:
         (state, buffer), _ = session.start((state, buffer))
         hyperparams = {name: float(getattr(agent_config, name)) for name in module.SWEEPABLE}
-        run_info = {"env_name": env_name, "algo": algo, "references": references, **(info or {})}
+        run_info = {
+            "env_name": env_name,
+            "algo": algo,
+            "references": references,
+            "evaluation": protocols.record(
+                config.eval_interval,
+                config.eval_episodes,
+                env_name,
+                "finetune" if "offline_steps" in (info or {}) else "online",
+            ),
+            **(info or {}),
+        }
         session.summary_on_exit(metric, run_info, hyperparams)
         log(
             f"{env_name}: online {algo}, {len(members)} member(s), {config.max_steps} environment steps; "
@@ -397,7 +408,7 @@ def _interact(
                         ),
                         eval_envs,
                         config.eval_episodes,
-                        eval_seed,
+                        evaluation_seed(eval_seed, step),
                     )
                     session.log_eval(step, returns, references, metric)
             if config.bellman_error_interval and t % config.bellman_error_interval == 0 and learn_calls_total:

@@ -155,7 +155,7 @@ def column_for(value_loss: Optional[str], finetune: bool = False) -> Optional[st
     X-QL (``gumbel``; the fine-tuning launcher's ``xql``) against X-QL C offline, X-QL T when
     fine-tuning (Table 3 has no X-QL C); IQL (``expectile`` / ``iql``) against IQL.
     """
-    if value_loss in ("gumbel", "xql"):
+    if value_loss in ("gumbel", "gumbel_log", "xql"):
         return "X-QL T" if finetune else "X-QL C"
     if value_loss in ("expectile", "iql"):
         return "IQL"

@@ -34,6 +34,8 @@ class MemberResult(NamedTuple):
     value_loss: Optional[str] = None  # "gumbel" / "expectile" offline; the launcher's algo otherwise
     offline_steps: Optional[int] = None  # fine-tuning runs: the step the offline phase ended at
     offline: Optional[float] = None  # and the score evaluated there
+    evaluation: Optional[Dict] = None  # summary.json's protocol, cadence and episodes (None: older run)
+    evaluations: Optional[int] = None  # how many evaluations "best" is the maximum of
 
 
 def _read_json(path: str) -> Dict:
@@ -137,6 +139,9 @@ def _member(method: str, workdir: str, summary: Dict) -> MemberResult:
         summary.get("value_loss") or summary.get("algo"),
         summary.get("offline_steps"),
         offline,
+        summary.get("evaluation"),
+        # Runs written before the count was recorded: the evaluations their curve holds.
+        summary.get("evaluations", len(curve[0])),
     )
 
 
@@ -173,6 +178,35 @@ def check_metrics(results: Sequence[MemberResult]) -> None:
         if len(by_metric) > 1:
             parts = "; ".join(f"{metric} in {', '.join(dirs)}" for metric, dirs in by_metric.items())
             raise ValueError(f"method {method!r} mixes metrics ({parts}); give each metric its own label")
+
+
+def protocol_label(result: MemberResult) -> str:
+    """How a run was evaluated, e.g. "official: every 5000 steps x 10 episodes, best of 200"."""
+    count = f"best of {result.evaluations}"
+    if not result.evaluation:
+        return f"unrecorded, {count}"
+    e = result.evaluation
+    return f"{e['protocol']}: every {e['interval']} steps x {e['episodes']} episodes, {count}"
+
+
+def best_comparability_notes(results: Sequence[MemberResult]) -> List[str]:
+    """One note per dataset whose runs' "best" scores are maxima over different numbers of
+    evaluations: a maximum over 200 evaluations is not comparable with one over 20."""
+    notes = []
+    for env_name in dict.fromkeys(r.env_name for r in results):
+        counts: Dict[int, List[str]] = {}
+        for r in results:
+            if r.env_name == env_name and r.evaluations is not None:
+                counts.setdefault(r.evaluations, [])
+                if r.method not in counts[r.evaluations]:
+                    counts[r.evaluations].append(r.method)
+        if len(counts) > 1:
+            parts = "; ".join(f"{', '.join(methods)}: {n}" for n, methods in sorted(counts.items()))
+            notes.append(
+                f"{env_name}: 'best' is a maximum over different numbers of evaluations ({parts}); "
+                "it does not compare across them: compare 'last'"
+            )
+    return notes
 
 
 def _stats(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional[float], int]:
@@ -237,6 +271,7 @@ def table(results: Sequence[MemberResult], paper_columns: Optional[Mapping[str, 
             "paper_column": None,
             "paper_value": None,
             "diff": None,
+            "evaluation": " / ".join(dict.fromkeys(protocol_label(r) for r in group)),
         }
         column = _paper_column(method, group, columns, finetune)
         if row["metric"] == NORMALIZED and finetune and paper_results.finetune_scores(env_name):
@@ -469,17 +504,18 @@ def markdown(
         body = [
             [r["env_name"], r["method"], r["metric"], _cell(r["last_mean"], r["last_std"])]
             + [_cell(r["best_mean"], r["best_std"]), _seeds(r), _num(r["paper_xql_c"])]
-            + [_num(r["paper_xql_t"]), _num(r["paper_iql"]), _diff(r)]
+            + [_num(r["paper_xql_t"]), _num(r["paper_iql"]), _diff(r), r["evaluation"]]
             for r in offline
         ]
         lines += _markdown_table(
-            ["dataset", "method", "metric", "last", "best", "n"] + paper,
+            ["dataset", "method", "metric", "last", "best", "n"] + paper + ["evaluation"],
             body,
             "Ours: the final policy's score (last) and the best evaluation during training (optimistic, "
             "as the reference code reported it), mean ± std over n seeds. Paper: Table 1 (locomotion, "
             "AntMaze, Kitchen) or Table 2 (Adroit); – where the paper has no such dataset or the metric "
             "is not the normalized score. The difference is our last mean minus the paper's cell of the "
-            "named column.",
+            "named column. Evaluation: the protocol (official launcher's cadence or this project's), "
+            "and how many evaluations 'best' is the maximum of.",
         )
     finetune = [r for r in rows if r["kind"] == "finetune"]
     if finetune:
@@ -494,11 +530,13 @@ def markdown(
                 _pair(r["paper_xql_t_offline"], r["paper_xql_t"]),
                 _pair(r["paper_iql_offline"], r["paper_iql"]),
             ]
-            + [_diff(r)]
+            + [_diff(r), r["evaluation"]]
             for r in finetune
         ]
         lines += _markdown_table(
-            ["dataset", "method", "ours: offline → fine-tuned (last)", "best", "n"] + paper[1:],
+            ["dataset", "method", "ours: offline → fine-tuned (last)", "best", "n"]
+            + paper[1:]
+            + ["evaluation"],
             body,
             "Fine-tuning runs: the score when the offline phase ended → the final policy after online "
             "fine-tuning (mean over seeds). Paper: Table 3 (AntMaze, offline → fine-tuned); the "

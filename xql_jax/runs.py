@@ -464,6 +464,7 @@ class MemberRecords:
                 "last": None if i in self.diverged or not evaluations else evaluations[-1][metric],
                 "best": None if best is None else best[metric],
                 "best_step": None if best is None else best["step"],
+                "evaluations": len(evaluations),  # how many evaluations "best" is the maximum of
             }
             member_summaries.append(summary)
             write_json(os.path.join(member_dir, "summary.json"), summary)
@@ -480,6 +481,7 @@ class MemberRecords:
             "steps": steps,
             "wall_time": time.time() - self.start,
             "members": [s["member"] for s in member_summaries],
+            "evaluations": max((s["evaluations"] for s in member_summaries), default=0),
             "diverged": {s["member"]: s["diverged"] for s in member_summaries if s["diverged"]},
             "groups": {
                 label: {

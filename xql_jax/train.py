@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import checks, d4rl_envs
+from xql_jax import checks, d4rl_envs, protocols
 from xql_jax.agents import xql
 from xql_jax.data import (
     Dataset,
@@ -26,7 +26,7 @@ from xql_jax.data import (
     sources,
     to_device,
 )
-from xql_jax.evaluation import evaluate
+from xql_jax.evaluation import evaluate, evaluation_seed
 from xql_jax.loop import OutputFactory, RunSession
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
@@ -236,7 +236,12 @@ def run_offline(
             state = jax.device_put(state, NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
             data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
         state, _ = session.start(state)
-        info = {"env_name": env_name, "value_loss": learner_config.value_loss, "references": references}
+        info = {
+            "env_name": env_name,
+            "value_loss": learner_config.value_loss,
+            "references": references,
+            "evaluation": protocols.record(config.eval_interval, config.eval_episodes, env_name),
+        }
         hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
         session.summary_on_exit(metric, info, hyperparams)
         envs = (
@@ -247,7 +252,7 @@ def run_offline(
         train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
         actor_def = xql.networks(learner_config, dataset.action_dim)[0]
         act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
-        eval_seed = 1_000_000 * (seed + 1)  # the same start states for every member: paired comparisons
+        eval_seed = 1_000_000 * (seed + 1)  # with the step, the start states every member shares
 
         step, first_step, started = session.step, session.step, time.time()
         try:
@@ -264,7 +269,7 @@ def run_offline(
                             lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
                             envs,
                             config.eval_episodes,
-                            eval_seed,
+                            evaluation_seed(eval_seed, step),
                         )
                         session.log_eval(step, returns, references, metric)
                 if session.checkpoint_due(step):

@@ -41,13 +41,14 @@ SWEEPABLE = ("beta", "awr_temperature", "expectile", "discount")
 # cannot dominate the policy gradient.
 AWR_MAX_WEIGHT = 100.0
 VALUE_NOISE_CLIP = 0.5  # offline/critic.py: value-action noise clipped to +-0.5
+VALUE_LOSSES = ("gumbel", "gumbel_log", "expectile")
 
 
 @dataclasses.dataclass(frozen=True)
 class XQLConfig:
     """Static hyperparameters of the offline learner; hashable so jit can treat it as static."""
 
-    value_loss: str = "gumbel"  # "gumbel" (X-QL) or "expectile" (IQL)
+    value_loss: str = "gumbel"  # "gumbel" (X-QL), "gumbel_log" (its log form) or "expectile" (IQL)
     beta: float = 2.0  # Gumbel temperature; NOT the AWR temperature
     max_clip: Optional[float] = 7.0  # upper clip of (q - v) / beta in the Gumbel loss; None/inf: none
     max_normalize: bool = True  # max-normalised Gumbel loss (App. D.3)
@@ -76,8 +77,8 @@ class XQLConfig:
     policy_mean_gain: float = OFFLINE_GAIN  # init of the policy's mean head (official: sqrt 2)
 
     def __post_init__(self):
-        if self.value_loss not in ("gumbel", "expectile"):
-            raise ValueError(f"value_loss must be 'gumbel' or 'expectile', got {self.value_loss!r}")
+        if self.value_loss not in VALUE_LOSSES:
+            raise ValueError(f"value_loss must be one of {VALUE_LOSSES}, got {self.value_loss!r}")
         if self.q_only and self.value_loss != "gumbel":
             raise ValueError("q_only (paper Eq. 9) fits Q with the Gumbel loss; set value_loss='gumbel'")
         if self.beta <= 0:
@@ -183,11 +184,13 @@ def create_state(
 
 
 def value_regression_loss(diff: jax.Array, config: XQLConfig, hyperparams) -> jax.Array:
-    """Mean Gumbel (X-QL) or expectile (IQL) loss of diff = target - prediction."""
+    """Mean Gumbel (X-QL), log-Gumbel or expectile (IQL) loss of diff = target - prediction."""
     if config.value_loss == "gumbel":
         return losses.gumbel_loss(
             diff, hyperparams["beta"], max_clip=config.max_clip, max_normalize=config.max_normalize
         ).mean()
+    if config.value_loss == "gumbel_log":
+        return losses.gumbel_log_loss(diff, hyperparams["beta"]).mean()
     return losses.expectile_loss(diff, hyperparams["expectile"]).mean()
 
 
@@ -203,6 +206,8 @@ def value_batch(batch: Batch, key: jax.Array, config: XQLConfig) -> Tuple[jax.Ar
     ``value_action_noise``: actions a + clip(N(0, std), -0.5, 0.5), clipped to [-1, 1].
     ``sample_random_times`` = n: n x batch uniform random actions appended, each observation
     repeated n times (with n = 1 the V target averages the data's and the uniform policy's actions).
+    Both at once is this project's extension: the official update_v crashes on it (noise of the
+    enlarged batch's shape added to the dataset's actions), and no reproduce script asks for it.
     """
     observations, actions = batch["observations"], batch["actions"]
     noise_key, random_key = jax.random.split(key)

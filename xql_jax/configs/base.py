@@ -11,7 +11,9 @@ def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
 
     # ---- learner (xql_jax.agents.xql.XQLConfig) ----
     agent = ml_collections.ConfigDict()
-    agent.value_loss = "gumbel"  # "gumbel": X-QL (Gumbel regression); "expectile": the IQL baseline
+    # "gumbel": X-QL (Gumbel regression); "gumbel_log": its log form (official train_finetune.py
+    # --log_loss, losses.gumbel_log_loss); "expectile": the IQL baseline
+    agent.value_loss = "gumbel"
     agent.beta = 2.0  # Gumbel temperature of the value loss (the paper's beta, "--temp" upstream)
     agent.max_clip = 7.0  # clip of (Q - V) / beta from above inside the Gumbel loss; inf disables
     agent.max_normalize = True  # max-normalised Gumbel loss: same minimizer, per-batch gradient scale

@@ -88,12 +88,14 @@ def get_config(variant: str = "xsac") -> ml_collections.ConfigDict:
         config.agent.beta = 1.0  # unused by the baselines
 
     # ---- loop (environment steps) ----
-    config.max_steps = 1_000_000  # environment steps
+    # Environment steps: xsac.yaml / xtd3.yaml total_steps 2000000, Figure 3's axis to 2e6. On a CPU
+    # that is days per seed: pass --config.max_steps for shorter runs (the tests use a few hundred).
+    config.max_steps = 2_000_000
     # Uniform random actions before learning starts: xsac.yaml 5000, xtd3.yaml 25000.
     config.start_steps = 5_000 if sac_like else 25_000
     config.updates_per_step = 1  # learner steps per environment step
     config.batch_size = 1024 if sac_like else 256
-    config.replay_capacity = 1_000_000
+    config.replay_capacity = 1_000_000  # xsac.yaml / xtd3.yaml capacity: the last 1M of the 2M steps
     config.online_fraction = 0.0  # fine-tuning only: share of each batch from collected (not dataset) rows
     config.log_interval = 1_000  # environment steps between training-metric rows
     config.eval_interval = 10_000
