@@ -149,3 +149,28 @@ def test_policy_actions_are_deterministic_and_bounded():
     a2 = xql.policy_actions(actor_def, state.actor.params, obs)
     np.testing.assert_array_equal(a1, a2)  # dropout is off at evaluation
     assert a1.shape == (4, ACT_DIM) and np.all(np.abs(a1) <= 1.0)
+
+
+def test_every_registered_learner_provides_the_interface_with_its_signatures():
+    """The loops use a learner only through ``agents.INTERFACE``: each registered module must have
+    every name, callable with the documented parameters, and a frozen config class."""
+    import dataclasses
+    import inspect
+
+    from xql_jax import agents
+
+    parameters = {
+        "create_state": ["rng", "observation_dim", "action_dim", "config", "hyperparams"],
+        "update": ["state", "batch", "config"],
+        "explore_actions": ["state", "observations", "key", "config"],
+        "eval_actions": ["state", "observations", "config"],
+    }
+    for name, learner in agents.LEARNERS.items():
+        missing = [attr for attr in agents.INTERFACE if not hasattr(learner.module, attr)]
+        assert not missing, f"learner {name} lacks {missing}"
+        assert set(learner.module.SWEEPABLE) <= {f.name for f in dataclasses.fields(learner.config_class)}
+        for function, expected in parameters.items():
+            signature = list(inspect.signature(getattr(learner.module, function)).parameters)
+            assert signature[: len(expected)] == expected, (name, function, signature)
+        assert learner.config_class.__dataclass_params__.frozen, name  # hashable: a static jit argument
+        assert agents.get(name) is learner
