@@ -16,7 +16,7 @@ import os
 import sys
 
 from absl import app, flags
-from common import define_run_flags, parse_flags, train_from_flags
+from common import define_run_flags, join_processes, parse_flags, train_from_flags
 
 define_run_flags()
 flags.DEFINE_string("workdir", "runs/sweep", "Root folder of the sweep.")
@@ -27,6 +27,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    join_processes()
     config = FLAGS.config
     # Ready-made ablations (configs/ablations.py) carry their sweep; flags given here take precedence.
     if not FLAGS.sweep and config.get("ablation_sweep"):
@@ -51,6 +52,8 @@ def main(argv):
             context=f" (batch size {batch_size})",
             keep_going=True,  # a setting that diverged is a result of the sweep, not its end
         )
+        if not summary:  # not the writing process of a multi-process run
+            continue
         groups = summary.get("groups") or {
             "all": {"last": _single(summary, "last"), "best": _single(summary, "best")}
         }
@@ -67,6 +70,8 @@ def main(argv):
                     "seeds": group["last"]["n"],
                 }
             )
+    if not rows:
+        return
     os.makedirs(FLAGS.workdir, exist_ok=True)
     path = os.path.join(FLAGS.workdir, "results.csv")
     with open(path, "w", newline="") as f:
