@@ -249,7 +249,9 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
             summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")
             if not keep_going or not os.path.exists(summary_path):
                 raise
-            if multihost.process_index() != 0:
+            import jax
+
+            if jax.process_index() != 0:
                 return {}  # only process 0 reports, as with a run that did not diverge
             print(f"error{context}: {e}")
             return json.load(open(summary_path))

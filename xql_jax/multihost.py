@@ -42,10 +42,6 @@ _PREFIX = "xql_jax"
 _sessions_agreed = 0  # runs agreed on so far in this process (fine-tuning agrees twice)
 
 
-def process_index() -> int:
-    return jax.process_index()
-
-
 def _client():
     from jax._src import distributed
 
@@ -145,7 +141,7 @@ def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float
 
 def is_lost_connection(error: BaseException) -> bool:
     """Whether ``error`` is a collective failing because another process is gone."""
-    if jax.process_count() == 1:
+    if not jax.distributed.is_initialized() or jax.process_count() == 1:
         return False
     text = str(error)
     return any(marker in text for marker in _LOST_CONNECTION)
