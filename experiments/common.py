@@ -222,7 +222,7 @@ def exit_on_errors(context: str = "", workdir: Optional[str] = None):
         if lost:
             multihost.exit_now(f"error{context}: {lost}")
         if isinstance(e, (DatasetError, ValueError, TrainingDiverged)):
-            sys.exit(f"error{context}: {e}")
+            multihost.stop_all(f"error{context}: {e}")  # sys.exit, telling the other processes first
         raise
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import FAST_COMPILE_XLA_FLAGS, ROOT, run_script
+from tests.conftest import FAST_COMPILE_XLA_FLAGS, ROOT
 
 TINY_FINETUNE = [
     "--config.agent.hidden_dims=(8,8)",
@@ -166,6 +166,19 @@ def test_processes_started_with_other_settings_are_refused_before_training(tmp_p
         assert "Traceback" not in output
     assert not os.path.exists(tmp_path / "batch32" / "seed0" / "metrics.jsonl")
 
+    # A process that cannot start (its data is missing) stops the other, which waits for it, too.
+    args[1] = [a.replace(small_maze_file, str(tmp_path / "missing.hdf5")) for a in args[0]]
+    slurm["JAX_COORDINATOR_PORT"] = str(free_port())
+    envs = [dict(slurm, SLURM_PROCID=str(i), SLURM_LOCALID="0") for i in range(2)]
+    processes = start_processes("sweep.py", args, envs)
+    outputs = outputs_of(processes, timeout=120)
+    assert [p.returncode for p in processes] == [1, 1], outputs
+    missing = outputs[1].strip().splitlines()[-1]
+    assert missing.startswith("error (batch size 32): ") and "missing.hdf5" in missing
+    assert outputs[0].strip().splitlines()[-1] == (
+        f"error (batch size 32): process 1 of this run stopped: {missing.partition(': ')[2]}"
+    )
+
 
 def test_a_killed_process_ends_the_others_in_seconds_naming_it(tmp_path, small_maze_file):
     """Process 1 of an offline run is killed mid-way: process 0 stops within seconds (JAX alone
@@ -241,8 +254,15 @@ def test_process_flags_are_checked_before_joining():
         else:
             raise AssertionError(f"{kwargs} accepted")
     multihost.initialize()  # no flags: one process, nothing joined
-    result = run_script(
-        "train_online.py", ["--multihost=auto", "--num_processes=2"], env={"SLURM_JOB_ID": ""}
+    # No cluster here, even when the tests themselves run inside a SLURM or MPI job.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "OMPI_", "PMI_"))}
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "train_online.py"), "--multihost=auto"],
+        cwd=ROOT,
+        env=dict(env, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (

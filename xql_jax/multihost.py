@@ -119,14 +119,14 @@ def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float
 
     _sessions_agreed += 1
     directory = f"{_PREFIX}/run{_sessions_agreed}"
-    client, wait_ms = _client(), int(timeout * 1000)
+    client, deadline = _client(), time.time() + timeout
     client.key_value_set(f"{directory}/{jax.process_index()}", config_json)
     if jax.process_index() == 0:
         # Process 0 decides for every process, so all of them stop (or go on) together.
         verdict = problem or ""
         ours = json.loads(config_json)
         for other in range(1, jax.process_count()):
-            theirs = json.loads(client.blocking_key_value_get(f"{directory}/{other}", wait_ms))
+            theirs = json.loads(_wait_for(f"{directory}/{other}", deadline))
             differences = config_differences(ours, theirs)
             if differences and not verdict:
                 verdict = (
@@ -134,14 +134,64 @@ def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float
                     f"(process 0 -> {other}: {differences}): start every process with the same flags"
                 )
         client.key_value_set(f"{directory}/verdict", verdict)
-    verdict = client.blocking_key_value_get(f"{directory}/verdict", wait_ms)
+    verdict = _wait_for(f"{directory}/verdict", deadline)
     if verdict:
         raise ValueError(verdict)
 
 
+def _wait_for(key: str, deadline: float) -> str:
+    """The value another process sets for ``key``; ValueError when a process stopped instead (its
+    note from ``stop_all``) or nothing came by ``deadline``."""
+    client = _client()
+    folder = key.rsplit("/", 1)[0] + "/"
+    while True:
+        value = dict(client.key_value_dir_get(folder)).get(key)
+        if value is not None:
+            return value
+        for failed, message in client.key_value_dir_get(f"{_PREFIX}/failed/"):
+            if message.startswith("error"):  # its own line: "error[ (context)]: what"
+                message = message.partition(": ")[2]
+            raise ValueError(f"process {failed.rsplit('/', 1)[-1]} of this run stopped: {message}")
+        if time.time() > deadline:
+            raise ValueError(
+                f"the other processes of this run did not reach the start of training in time ({key}): "
+                "start every process with the same flags"
+            )
+        time.sleep(0.1)
+
+
+def joined() -> bool:
+    """Whether this process is one of several of a ``jax.distributed`` run."""
+    return jax.distributed.is_initialized() and jax.process_count() > 1
+
+
+def stop_all(message: str, linger: float = 5.0) -> None:
+    """End this process with ``message`` (one line), telling the other processes first.
+
+    Alone, this is ``sys.exit(message)``. With several processes, the others are told (those
+    waiting to agree on the run stop with the message too) and this process ends at once: JAX's
+    exit handler would wait at a shutdown barrier for processes that may be waiting for it. Process
+    0, which runs the coordination service the others read, waits up to ``linger`` seconds for them
+    to stop first.
+    """
+    if not joined():
+        sys.exit(message)
+    client, me = _client(), jax.process_index()
+    try:
+        client.key_value_set(f"{_PREFIX}/failed/{me}", message)
+        deadline = time.time() + linger
+        while me == 0 and time.time() < deadline:
+            if len(client.key_value_dir_get(f"{_PREFIX}/failed/")) == jax.process_count():
+                break
+            time.sleep(0.1)
+    except Exception:  # noqa: BLE001  (the service is gone with process 0: nobody left to tell)
+        pass
+    exit_now(message)
+
+
 def is_lost_connection(error: BaseException) -> bool:
     """Whether ``error`` is a collective failing because another process is gone."""
-    if not jax.distributed.is_initialized() or jax.process_count() == 1:
+    if not joined():
         return False
     text = str(error)
     return any(marker in text for marker in _LOST_CONNECTION)
