@@ -194,8 +194,8 @@ def test_a_killed_process_ends_the_others_in_seconds_naming_it(tmp_path, small_m
             "--config.batch_size=16",
             "--config.max_steps=1000000",
             "--config.log_interval=20",
-            # No checkpoint while it runs: a process lost during a save is noticed at JAX's heartbeat
-            # timeout (the save's barriers wait for it), not at the next collective.
+            # No checkpoint while it runs: a process lost during a save also makes Orbax log a
+            # traceback of its own before the line.
             "--config.checkpoint_interval=1000000",
             f"--workdir={tmp_path}",
             "--progress=false",

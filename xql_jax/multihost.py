@@ -224,6 +224,10 @@ def unanswering_processes(window: float = ANSWER_WINDOW) -> List[int]:
 
 
 def _describe(process: int) -> str:
+    if process == 0:  # its coordination service is gone with it: no time to ask (JAX ends us soon)
+        from jax._src import distributed
+
+        return f"process 0 (the coordinator, {distributed.global_state.coordinator_address})"
     try:
         where = _client().key_value_try_get(f"{_PREFIX}/process/{process}")
     except Exception:  # noqa: BLE001
