@@ -5,13 +5,14 @@ import errno
 import json
 import os
 import sys
+from typing import Optional
 
 from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
 import xql_jax.configs
-from xql_jax import checks
+from xql_jax import checks, multihost
 from xql_jax.data import DatasetError
 from xql_jax.data.sources import ACCEPTED_NAMES
 from xql_jax.runs import TrainingDiverged, parse_sweep
@@ -72,6 +73,7 @@ def _define_member_flags(default_config: str) -> None:
         "wandb_mode", None, ["online", "offline"], "wandb mode; default: $WANDB_MODE or online."
     )
     flags.DEFINE_bool("progress", True, "Show a tqdm progress bar.")
+    _define_process_flags()
     # ml_collections reads sys.argv itself; its errors for a missing file, an unknown variant or an
     # unknown field are tracebacks, so the config file and the override names are checked first.
     sys.argv[:] = checks.last_config_overrides(expand_user_paths(sys.argv))
@@ -84,6 +86,42 @@ def _define_member_flags(default_config: str) -> None:
         config_flags.DEFINE_config_file("config", default_config, "ml_collections config file[:variant].")
     except _OVERRIDE_ERRORS as e:
         _exit_with(e)
+
+
+def _define_process_flags() -> None:
+    """One run over several processes (hosts): every process starts the same command."""
+    flags.DEFINE_enum(
+        "multihost",
+        "off",
+        ["off", "auto"],
+        "auto: join the processes of a cluster job JAX detects (SLURM, Open MPI, Cloud TPU), with "
+        "no other flag; off: one process, unless --coordinator_address is given.",
+    )
+    flags.DEFINE_string(
+        "coordinator_address", None, "Several processes: host:port of process 0 (jax.distributed)."
+    )
+    flags.DEFINE_integer("num_processes", None, "Several processes: how many.")
+    flags.DEFINE_integer("process_id", None, "Several processes: this one's index, 0 .. N-1.")
+    flags.DEFINE_integer(
+        "heartbeat_timeout",
+        multihost.DEFAULT_HEARTBEAT_TIMEOUT,
+        "Several processes: seconds after which a silent process counts as lost.",
+    )
+
+
+def join_processes() -> None:
+    """Join the other processes of a multi-process run (--multihost / --coordinator_address flags);
+    a launcher calls it before anything touches JAX. Bad values end the launcher in one line."""
+    try:
+        multihost.initialize(
+            FLAGS.coordinator_address,
+            FLAGS.num_processes,
+            FLAGS.process_id,
+            auto=FLAGS.multihost == "auto",
+            heartbeat_timeout=FLAGS.heartbeat_timeout,
+        )
+    except ValueError as e:
+        sys.exit(f"error: {e}")
 
 
 def define_run_flags(default_config: str = DEFAULT_CONFIG) -> None:
@@ -187,21 +225,27 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @contextlib.contextmanager
-def exit_on_errors(context: str = "", resume_hint: str = RESUME_HINT):
+def exit_on_errors(context: str = "", workdir: Optional[str] = None, resume_hint: str = RESUME_HINT):
     """Bad input, divergence, a full disk or Ctrl-C end the launcher with one line naming the problem
-    (and how to go on), no traceback."""
+    (and how to go on), no traceback; so does a lost process of a multi-process run (the line names
+    it and how to resume ``workdir``)."""
     try:
         yield
-    except (DatasetError, ValueError, TrainingDiverged) as e:
-        sys.exit(f"error{context}: {e}")
     except KeyboardInterrupt:
         print(f"interrupted{context}: {resume_hint}", file=sys.stderr)
         sys.exit(130)  # the shell's code for a Ctrl-C
-    except OSError as e:
-        if e.errno not in _NO_SPACE:
-            raise
-        where = f" writing {e.filename}" if e.filename else ""
-        sys.exit(f"error{context}: no space left on the device{where}: free some, then {resume_hint}")
+    except Exception as e:  # noqa: BLE001  (a collective's failure comes as ValueError or JaxRuntimeError)
+        lost = multihost.lost_process_message(e, workdir)
+        if lost:
+            multihost.exit_now(f"error{context}: {lost}")
+        if isinstance(e, (DatasetError, ValueError, TrainingDiverged)):
+            multihost.stop_all(f"error{context}: {e}")  # sys.exit, telling the other processes first
+        if isinstance(e, OSError) and e.errno in _NO_SPACE:
+            where = f" writing {e.filename}" if e.filename else ""
+            multihost.stop_all(
+                f"error{context}: no space left on the device{where}: free some, then {resume_hint}"
+            )
+        raise
 
 
 def fetch_from_flags() -> None:
@@ -223,7 +267,7 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
     from xql_jax.train import train_offline
 
     sweep = sweep_from_flags()
-    with exit_on_errors(context):
+    with exit_on_errors(context, workdir):
         fetch_from_flags()
         try:
             return train_offline(
@@ -239,6 +283,10 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
             summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")
             if not keep_going or not os.path.exists(summary_path):
                 raise
+            import jax
+
+            if jax.process_index() != 0:
+                return {}  # only process 0 reports, as with a run that did not diverge
             print(f"error{context}: {e}")
             return json.load(open(summary_path))
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from absl import app, flags
-from common import define_run_flags, parse_flags, train_from_flags
+from common import define_run_flags, join_processes, parse_flags, train_from_flags
 
 from xql_jax import report
 
@@ -28,6 +28,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    join_processes()
     config = FLAGS.config
     # Ready-made ablations (configs/ablations.py) carry their sweep; flags given here take precedence.
     if not FLAGS.sweep and config.get("ablation_sweep"):
@@ -52,7 +53,11 @@ def main(argv):
             context=f" (batch size {batch_size})",
             keep_going=True,  # a setting that diverged is a result of the sweep, not its end
         )
+        if not summary:  # not the writing process of a multi-process run
+            continue
         rows += report.sweep_rows(batch_size, summary)
+    if not rows:
+        return
     path = os.path.join(FLAGS.workdir, "results.csv")
     # Another sweep into the same root (other batch sizes) keeps its rows; a setting run again is replaced.
     kept = report.merge_sweep_results(path, rows)

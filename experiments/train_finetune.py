@@ -14,6 +14,7 @@ from common import (
     define_run_flags,
     exit_on_errors,
     fetch_from_flags,
+    join_processes,
     member_flags,
     parse_flags,
     print_final,
@@ -29,6 +30,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.sweep:
         sys.exit("error: --sweep is not supported by fine-tuning; run one launch per value")
+    join_processes()
     from xql_jax.finetune import train_finetune
 
     config = FLAGS.config
@@ -39,7 +41,7 @@ def main(argv):
         else f"finetune_{algo}_{FLAGS.num_seeds}seeds"
     )
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, name)
-    with exit_on_errors():
+    with exit_on_errors(workdir=workdir):
         fetch_from_flags()
         summary = train_finetune(
             config,

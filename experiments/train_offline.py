@@ -12,23 +12,17 @@
 import os
 
 from absl import app, flags
-from common import define_run_flags, parse_flags, print_final, train_from_flags
+from common import define_run_flags, join_processes, parse_flags, print_final, train_from_flags
 
 FLAGS = flags.FLAGS
 define_run_flags()
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/<algo>_seed<seed>.")
-flags.DEFINE_string("coordinator_address", None, "Multi-host: host:port of process 0 (jax.distributed).")
-flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
-flags.DEFINE_integer("process_id", None, "Multi-host: index of this process.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if FLAGS.coordinator_address:
-        import jax
-
-        jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    join_processes()
     config = FLAGS.config
     algo = "iql" if config.agent.value_loss == "expectile" else "xql"
     default_name = f"{algo}_seed{FLAGS.seed}" if FLAGS.num_seeds == 1 else f"{algo}_{FLAGS.num_seeds}seeds"

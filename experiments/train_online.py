@@ -12,6 +12,7 @@ from absl import app, flags
 from common import (
     define_online_flags,
     exit_on_errors,
+    join_processes,
     member_flags,
     parse_flags,
     print_final,
@@ -27,20 +28,20 @@ define_online_flags(default_config="online.py")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    join_processes()
     from xql_jax import checks
     from xql_jax.envs import make_online_env
     from xql_jax.online import train_online
 
-    with (
-        exit_on_errors()
-    ):  # an offline config, an unknown or discrete-action environment before the task's beta
+    # An offline config, an unknown or discrete-action environment: before the task's beta.
+    with exit_on_errors():
         checks.check_config_kind(FLAGS.config, "online")
         make_online_env(FLAGS.env_name).close()
     config = for_task(FLAGS.config, FLAGS.env_name)  # the task's beta and exploration noise
     name = config.variant if FLAGS.num_seeds == 1 else f"{config.variant}_{FLAGS.num_seeds}seeds"
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, f"{name}_seed{FLAGS.seed}")
     sweep = sweep_from_flags()
-    with exit_on_errors():
+    with exit_on_errors(workdir=workdir):
         summary = train_online(
             config,
             workdir,

@@ -19,6 +19,7 @@ from xql_jax.checks import check_offline_config, check_online_config
 from xql_jax.data import replay
 from xql_jax.envs import unit_actions
 from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
+from xql_jax.multihost import agree_on_run
 from xql_jax.online import run_online
 from xql_jax.train import learner_steps, run_offline
 
@@ -64,8 +65,15 @@ def train_finetune(
     """
     validate_finetune_config(config)
     # One lock over both phases, so no other run slips into the workdir between them.
-    lock = lock_workdir(prepare_workdir(workdir)) if jax.process_index() == 0 else None
+    lock, problem = None, None
+    if jax.process_index() == 0:
+        try:
+            lock = lock_workdir(prepare_workdir(workdir))
+        except ValueError as error:
+            problem = str(error)
     try:
+        # Every process stops here if process 0 could not take the workdir (or with other settings).
+        agree_on_run(config.to_json_best_effort(), problem)
         return _finetune(
             config, workdir, env_name, seed, num_seeds, dataset_path, data_dir, shard, progress, log, outputs
         )

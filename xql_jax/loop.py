@@ -14,7 +14,8 @@ they make a step (scanned chunks on a dataset; environment steps and a replay bu
   written also when training diverges, so a diverged run says so in its workdir.
 
 Only process 0 of a multi-process run locks, writes and evaluates; every process checks the
-identity and takes part in checkpoints (Orbax saves collectively).
+identity, agrees with process 0 on config.json (``xql_jax.multihost``) and takes part in
+checkpoints (Orbax saves collectively).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import tqdm
 
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.logger import RunLogger
+from xql_jax.multihost import agree_on_run
 from xql_jax.runs import Member, MemberRecords, TrainingDiverged, check_same_run, member_dirs
 
 # Output factory: (member directory, step its files are cut back to (None: keep them), member,
@@ -215,9 +217,17 @@ class RunSession:
         self.eval_interval, self.checkpoint_interval = eval_interval, checkpoint_interval
         self.log = log
         self.is_writer = jax.process_index() == 0
-        self.workdir = prepare_workdir(workdir) if self.is_writer else os.path.expanduser(workdir)
-        self._lock = lock_workdir(self.workdir) if self.is_writer else None
+        self.workdir, self._lock, problem = os.path.expanduser(workdir), None, None
+        if self.is_writer:
+            try:
+                self.workdir = prepare_workdir(workdir)
+                self._lock = lock_workdir(self.workdir)
+            except ValueError as error:
+                problem = str(error)
         try:
+            # Every process of a multi-process run was started alike, and process 0 holds the
+            # workdir, or all of them stop here with one line.
+            agree_on_run(config_json, problem)
             # Before anything is restored or written: another run's workdir is refused here.
             check_same_run(self.workdir, self.members, config_json)
             self.checkpointer = Checkpointer(self.workdir, checkpoints_to_keep, checkpoint_name)
