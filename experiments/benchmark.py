@@ -1,25 +1,51 @@
-"""Throughput of the offline X-QL update in three shapes, measured side by side in one run.
+"""Throughput of the learners, measured side by side in one run, and a profile of the scanned update.
 
   python experiments/benchmark.py                     # on whatever device JAX sees
   python experiments/benchmark.py --num_seeds=32 --scan_steps=1000
+  python experiments/benchmark.py --parts=offline --profile=/tmp/xql_profile   # + trace, top ops
+  python experiments/benchmark.py --parts=delayed,online --members=1,4
+
+Parts (``--parts``):
+offline: the offline X-QL update in three shapes:
 
 (1) reference shape: a batch sampled on the host with numpy, one jitted update per call;
 (2) the dataset on the device, batches sampled inside jit, lax.scan over ``scan_steps`` updates;
 (3) as (2) with ``num_seeds`` learners vmapped inside the scan.
 Twin Q, V and actor, 256x256 MLPs, batch 256, halfcheetah-shaped data (17-d observations, 6-d
 actions, 1M transitions). Compilation and a warm-up call are excluded; each figure is the median of
-``repeats`` timed calls. The last line is one JSON object with the figures and the ratios.
+``repeats`` timed calls.
+delayed: the online learners' update under the member vmap with the delayed updates every 2nd step
+(``actor_update_every=2``, chosen while tracing) against every step (=1), and the previous code's
+shape (a ``lax.cond`` on the step, a select under vmap that ran both branches).
+online: environment steps per second of the online loop's work per step (host environment steps,
+the insert call, the learn call) for X-SAC and X-TD3 (the paper's DM Control settings) with each
+count of ``--members``, with the learn call of the previous code (on-device schedule) and of this
+one, and where the step's time goes.
+``--profile=<dir>`` traces a few calls of shapes (2) and (3) with the JAX profiler into <dir> and
+prints the top operations and the step time split (``xql_jax.profiling``).
+The last line is one JSON object with every figure.
 """
 
 import json
+import os
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from xql_jax.agents import xql
+from xql_jax import profiling
+from xql_jax.agents import sac, td3, xql
+from xql_jax.agents.common import scheduled_updates
+from xql_jax.configs import online as online_configs
+from xql_jax.data import replay
+from xql_jax.envs import make_online_env
+from xql_jax.online import agent_config_from, make_step_functions
+from xql_jax.runs import stacked_states
 from xql_jax.train import Member, init_member_states, make_train_chunk
+
+PARTS = ("offline", "delayed", "online")
 
 flags.DEFINE_integer("num_transitions", 1_000_000, "Dataset size.")
 flags.DEFINE_integer("observation_dim", 17, "halfcheetah: 17.")
@@ -30,6 +56,15 @@ flags.DEFINE_integer("host_steps", 500, "Updates per timed call in shape (1).")
 flags.DEFINE_integer("scan_steps", 1000, "Updates per lax.scan call in shapes (2) and (3).")
 flags.DEFINE_integer("num_seeds", 8, "Vmapped learners in shape (3).")
 flags.DEFINE_integer("repeats", 5, "Timed calls per shape; the median is reported.")
+flags.DEFINE_list("parts", list(PARTS), f"Which parts to run, of {PARTS}.")
+flags.DEFINE_string(
+    "profile", None, "Write a JAX profiler trace of shapes (2) and (3) here and summarise it."
+)
+flags.DEFINE_integer("profile_calls", 3, "Traced calls per profiled shape.")
+flags.DEFINE_list("members", ["1", "4"], "Member counts of the delayed and online parts.")
+flags.DEFINE_string("online_env", "cheetah-run", "Environment of the online part.")
+flags.DEFINE_integer("online_steps", 50, "Timed environment steps per online measurement.")
+flags.DEFINE_integer("delayed_updates", 20, "Updates per timed call in the delayed part (even).")
 FLAGS = flags.FLAGS
 
 
@@ -55,7 +90,33 @@ def median_rate(run, steps_per_call):
     return steps_per_call / float(np.median(times))
 
 
-def main(_):
+def timed_calls(run, calls):
+    """Wall seconds of ``calls`` calls of ``run`` after one untimed warm-up call."""
+    run()
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    return time.perf_counter() - start
+
+
+def profile_shape(name, run, steps_per_call, results):
+    """Trace ``profile_calls`` calls of ``run`` into --profile/<name> and print the summary."""
+    trace_dir = os.path.join(FLAGS.profile, name)
+    run()  # compiled and warm before the trace starts
+    with jax.profiler.trace(trace_dir):
+        start = time.perf_counter()
+        for _ in range(FLAGS.profile_calls):
+            run()
+        wall = time.perf_counter() - start
+    summary = profiling.summarize_trace(
+        profiling.latest_trace(trace_dir), wall, FLAGS.profile_calls * steps_per_call
+    )
+    print(f"[profile {name}, trace in {trace_dir}]\n{profiling.format_summary(summary)}", flush=True)
+    results[f"profile_{name}"] = {k: v for k, v in summary.items() if k != "top_ops"}
+    results[f"profile_{name}"]["top_ops"] = [op["name"] for op in summary["top_ops"][:5]]
+
+
+def offline_part(results):
     config = xql.XQLConfig(hidden_dims=(FLAGS.hidden, FLAGS.hidden), decay_steps=1_000_000)
     rng = np.random.default_rng(0)
     host_data = make_dataset(rng)
@@ -99,25 +160,179 @@ def main(_):
 
     seed_rate = median_rate(vmapped_loop, FLAGS.scan_steps * FLAGS.num_seeds)
     print(f"(3) vmap over {FLAGS.num_seeds} seeds in the scan: {seed_rate:,.0f} seed-steps/s", flush=True)
-
-    device = jax.devices()[0]
-    print(
-        json.dumps(
-            {
-                "device": f"{device.platform}:{device.device_kind}",
-                "device_count": jax.device_count(),
-                "shape1_host_steps_per_s": round(host_rate, 1),
-                "shape2_scan_steps_per_s": round(scan_rate, 1),
-                "shape3_vmap_seed_steps_per_s": round(seed_rate, 1),
-                "num_seeds": FLAGS.num_seeds,
-                "ratio_2_over_1": round(scan_rate / host_rate, 3),
-                "ratio_3_over_1": round(seed_rate / host_rate, 3),
-                "batch_size": batch_size,
-                "hidden": FLAGS.hidden,
-                "num_transitions": FLAGS.num_transitions,
-            }
-        )
+    results.update(
+        shape1_host_steps_per_s=round(host_rate, 1),
+        shape2_scan_steps_per_s=round(scan_rate, 1),
+        shape3_vmap_seed_steps_per_s=round(seed_rate, 1),
+        num_seeds=FLAGS.num_seeds,
+        ratio_2_over_1=round(scan_rate / host_rate, 3),
+        ratio_3_over_1=round(seed_rate / host_rate, 3),
+        batch_size=batch_size,
+        hidden=FLAGS.hidden,
+        num_transitions=FLAGS.num_transitions,
     )
+    if FLAGS.profile:
+        profile_shape("scan", scan_loop, FLAGS.scan_steps, results)
+        profile_shape("vmap", vmapped_loop, FLAGS.scan_steps * FLAGS.num_seeds, results)
+
+
+def online_agent_config(variant, **overrides):
+    """The paper's DM Control agent config of ``variant`` (xsac, xtd3) for --online_env."""
+    config = online_configs.for_task(online_configs.get_config(variant), FLAGS.online_env)
+    if config.agent.beta is None:
+        config.agent.beta = 2.0  # a task without a paper beta: any value times the same
+    config.agent.update(overrides)
+    return config, agent_config_from(config)
+
+
+def fake_batches(num_members, updates, batch_size, obs_dim, act_dim):
+    rng = np.random.default_rng(0)
+    shape = (num_members, updates, batch_size)
+    return {
+        "observations": jnp.asarray(rng.standard_normal((*shape, obs_dim)), jnp.float32),
+        "actions": jnp.asarray(rng.uniform(-1, 1, (*shape, act_dim)), jnp.float32),
+        "rewards": jnp.asarray(rng.standard_normal(shape), jnp.float32),
+        "masks": jnp.ones(shape, jnp.float32),
+        "next_observations": jnp.asarray(rng.standard_normal((*shape, obs_dim)), jnp.float32),
+    }
+
+
+def delayed_part(results):
+    """ms per vmapped update: delayed updates every 2nd step (static), every step, and the old cond."""
+    env = make_online_env(FLAGS.online_env)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    env.close()
+    updates = FLAGS.delayed_updates
+    for variant, module in (("xsac", sac), ("xtd3", td3)):
+        for num_members in [int(m) for m in FLAGS.members]:
+            config, every_2nd = online_agent_config(variant)
+            every_step = online_agent_config(variant, actor_update_every=1)[1]
+            members = [Member(seed) for seed in range(num_members)]
+            batches = fake_batches(num_members, updates, config.batch_size, obs_dim, act_dim)
+            costs = {}
+            for label, agent, static in (
+                ("period2_static", every_2nd, True),
+                ("period1", every_step, True),
+                ("period2_cond", every_2nd, False),
+            ):
+                period = module.schedule_period(agent)
+
+                def run_updates(state, batch, agent=agent, period=period, static=static, module=module):
+                    if static:
+                        update = lambda s, b, p: module.update(s, b, agent, p)  # noqa: E731
+                        return scheduled_updates(update, state, batch, period, 0)
+                    return jax.lax.scan(lambda s, b: module.update(s, b, agent), state, batch)
+
+                step = jax.jit(jax.vmap(run_updates), donate_argnums=0)
+                state = [stacked_states(module, members, obs_dim, act_dim, agent)]
+
+                def run(step=step, state=state, batches=batches):
+                    state[0], metrics = step(state[0], batches)
+                    jax.block_until_ready(metrics)
+
+                costs[label] = 1000 * timed_calls(run, FLAGS.repeats) / (FLAGS.repeats * updates)
+            saving = costs["period2_static"] / costs["period1"]
+            print(
+                f"delayed {variant} x{num_members} members: ms per vmapped update: every 2nd step "
+                f"{costs['period2_static']:.2f}, every step {costs['period1']:.2f} "
+                f"(ratio {saving:.3f}); previous code's cond every 2nd {costs['period2_cond']:.2f} "
+                f"(ratio to static {costs['period2_cond'] / costs['period2_static']:.3f})",
+                flush=True,
+            )
+            results[f"delayed_{variant}_{num_members}"] = {k: round(v, 3) for k, v in costs.items()}
+
+
+def online_rate(variant, num_members, static_schedule):
+    """env-steps/s of the online loop's per-step work, and its split (ms per step)."""
+    config, agent = online_agent_config(variant)
+    module = sac if config.learner == "sac" else td3
+    envs = [make_online_env(FLAGS.online_env, seed=seed) for seed in range(num_members)]
+    obs_dim, act_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
+    members = [Member(seed) for seed in range(num_members)]
+    state = stacked_states(module, members, obs_dim, act_dim, agent)
+    buffer = jax.vmap(lambda _: replay.create(config.replay_capacity, obs_dim, act_dim))(
+        jnp.arange(num_members)
+    )
+    buffer = buffer._replace(size=jnp.full((num_members,), config.batch_size, jnp.int32))
+    fns = make_step_functions(
+        config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
+    )
+    sums = fns["metric_zeros"](state, buffer)
+    observations = np.stack([env.reset(seed=i)[0] for i, env in enumerate(envs)]).astype(np.float32)
+    actions = np.zeros((num_members, act_dim), np.float32)
+    split = {"env": 0.0, "insert": 0.0, "learn": 0.0}
+    learner_steps = 0
+
+    def env_step(t):
+        nonlocal state, buffer, sums, observations, actions, learner_steps
+        start = time.perf_counter()
+        next_observations = np.empty_like(observations)
+        rewards, masks = np.empty(num_members, np.float32), np.ones(num_members, np.float32)
+        for i, env in enumerate(envs):
+            obs, rewards[i], terminated, truncated, _ = env.step(actions[i])
+            next_observations[i] = obs
+            if terminated or truncated:
+                obs = env.reset()[0]
+        row = replay.pack(observations, actions, rewards, masks, next_observations)
+        after_env = time.perf_counter()
+        buffer = jax.block_until_ready(fns["insert"](buffer, row))
+        after_insert = time.perf_counter()
+        phase = learner_steps % fns["period"]
+        state, new_actions, sums = fns["learn"](state, buffer, next_observations, sums, phase)
+        actions = np.clip(np.nan_to_num(np.asarray(new_actions)), -1.0, 1.0)
+        learner_steps += config.updates_per_step
+        observations = next_observations
+        end = time.perf_counter()
+        if t >= 0:
+            split["env"] += after_env - start
+            split["insert"] += after_insert - after_env
+            split["learn"] += end - after_insert
+
+    for t in range(-4, 0):  # compiles both phases
+        env_step(t)
+    start = time.perf_counter()
+    for t in range(FLAGS.online_steps):
+        env_step(t)
+    wall = time.perf_counter() - start
+    for env in envs:
+        env.close()
+    return FLAGS.online_steps / wall, {k: 1000 * v / FLAGS.online_steps for k, v in split.items()}
+
+
+def online_part(results):
+    for variant in ("xsac", "xtd3"):
+        for num_members in [int(m) for m in FLAGS.members]:
+            before, before_split = online_rate(variant, num_members, static_schedule=False)
+            after, after_split = online_rate(variant, num_members, static_schedule=True)
+            split = ", ".join(f"{k} {v:.2f}" for k, v in after_split.items())
+            print(
+                f"online {variant} x{num_members} members on {FLAGS.online_env}: {after:.1f} env-steps/s "
+                f"(previous code's schedule {before:.1f}; ratio {after / before:.3f}); ms per step: {split}",
+                flush=True,
+            )
+            results[f"online_{variant}_{num_members}"] = {
+                "env_steps_per_s": round(after, 2),
+                "previous_env_steps_per_s": round(before, 2),
+                "ms_per_step": {k: round(v, 3) for k, v in after_split.items()},
+                "previous_ms_per_step": {k: round(v, 3) for k, v in before_split.items()},
+            }
+
+
+def main(_):
+    unknown = sorted(set(FLAGS.parts) - set(PARTS))
+    if unknown:
+        raise app.UsageError(f"unknown --parts {unknown}; choose from {list(PARTS)}")
+    if FLAGS.profile and "offline" not in FLAGS.parts:
+        raise app.UsageError("--profile traces the offline shapes (2) and (3): add offline to --parts")
+    device = jax.devices()[0]
+    results = {"device": f"{device.platform}:{device.device_kind}", "device_count": jax.device_count()}
+    if "offline" in FLAGS.parts:
+        offline_part(results)
+    if "delayed" in FLAGS.parts:
+        delayed_part(results)
+    if "online" in FLAGS.parts:
+        online_part(results)
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Online agents (X-SAC, SAC, X-TD3, TD3), the device replay buffer, DM Control envs, the online loop."""
 
+import functools
 import json
 import os
 
@@ -331,3 +332,44 @@ def test_finetune_launcher_continues_offline_curve_online(tmp_path, small_maze_f
     assert evals == [100, 200, 350, 500]  # the online phase continues the offline steps
     summary = json.load(open(tmp_path / "summary.json"))
     assert summary["offline"]["steps"] == 200 and summary["steps"] == 500 and summary["algo"] == "xql"
+
+
+@pytest.mark.parametrize(
+    "name, overrides",
+    [("xtd3", {}), ("xsac", {"target_update_every": 1})],
+)
+def test_static_delayed_schedule_gives_the_parameters_of_the_on_device_schedule(name, overrides):
+    """The online loop picks the delayed updates while tracing (agents.common.scheduled_updates),
+    one call per update or several updates per call; with one vmapped member the parameters after 6
+    updates are those of the previous code, which picked them with a lax.cond on the step (equal up
+    to float rounding: XLA fuses the two programs differently)."""
+    from xql_jax.agents.common import scheduled_updates
+
+    module, config = AGENTS[name]
+    config = type(config)(**{**config.__dict__, **overrides})
+    period = module.schedule_period(config)
+    states = jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x)[None], module.create_state(jax.random.PRNGKey(3), OBS_DIM, ACT_DIM, config)
+    )
+    batches = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs)[None], *[fake_batch(i) for i in range(6)])
+
+    on_device = jax.jit(jax.vmap(lambda s, b: jax.lax.scan(lambda s, x: module.update(s, x, config), s, b)))
+    expected, expected_metrics = on_device(states, batches)
+
+    update = lambda s, b, p: module.update(s, b, config, p)  # noqa: E731
+    static = jax.jit(
+        lambda s, b, phase: jax.vmap(lambda s, b: scheduled_updates(update, s, b, period, phase))(s, b),
+        static_argnums=2,
+    )
+    one_per_call, actor_updates = states, []
+    for i in range(6):
+        one = jax.tree_util.tree_map(lambda x, i=i: x[:, i : i + 1], batches)
+        one_per_call, metrics = static(one_per_call, one, i % period)
+        actor_updates.append(float(metrics["actor_updates"][0]))
+    all_at_once, metrics = static(states, batches, 0)
+    np.testing.assert_array_equal(actor_updates, np.asarray(expected_metrics["actor_updates"])[0])
+    assert float(metrics["actor_updates"][0]) == np.mean(actor_updates)
+    close = functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-9)
+    for got in (one_per_call, all_at_once):
+        jax.tree_util.tree_map(close, got, expected)
+        np.testing.assert_array_equal(got.step, [6])

@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from xql_jax import agents, analysis, checks, protocols
+from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.evaluation import evaluate, evaluation_seed
@@ -84,17 +85,25 @@ def make_step_functions(
     updates_per_step: int,
     online_fraction: float = 0.0,
     offline_rows: int = 0,
+    static_schedule: bool = True,
 ):
     """Jitted, member-vmapped (insert, learn, explore, act) for the loop.
 
     - insert(buffer, row) -> buffer                          (row: ``replay.pack`` of the transitions)
-    - learn(state, buffer, next_obs, sums) -> (state, actions, sums): updates, then the next actions
+    - learn(state, buffer, next_obs, sums, phase) -> (state, actions, sums): updates, then the next
+      actions; ``phase`` is the learner step (every member's) modulo ``period``, so the delayed
+      updates are chosen while tracing (``agents.common.scheduled_updates``): one compiled variant
+      per phase, and a skipped update costs nothing under the member vmap
     - explore(state, obs) -> (state, actions)               (first actions of a pretrained policy)
     - act(state, obs[members, envs]) -> deterministic actions for evaluation
     - sample(state, buffer) -> (state, batches [members, updates_per_step, batch, ...])
+    - period: ``schedule_period`` of the learner
+    ``static_schedule=False`` is the previous code's learn (delayed updates chosen on the device
+    from the step; ``phase`` ignored), kept for the benchmark's before/after comparison.
     ``sums`` accumulates the learner's metrics on the device between log points.
     """
     module = agents.get(learner).module
+    period = module.schedule_period(agent_config)
 
     def sample_batches(state, buffer):
         rng, key = jax.random.split(state.rng)
@@ -103,23 +112,27 @@ def make_step_functions(
         )
         return state._replace(rng=rng), batches
 
-    def train_steps(state, batches):
-        state, metrics = jax.lax.scan(lambda s, b: module.update(s, b, agent_config), state, batches)
-        return state, jax.tree_util.tree_map(lambda x: x.mean(0), metrics)
+    def train_steps(state, batches, phase):
+        if not static_schedule:
+            state, metrics = jax.lax.scan(lambda s, b: module.update(s, b, agent_config), state, batches)
+            return state, jax.tree_util.tree_map(lambda x: x.mean(0), metrics)
+        update = lambda s, b, p: module.update(s, b, agent_config, p)  # noqa: E731
+        return scheduled_updates(update, state, batches, period, phase)
 
     def explore_one(state, observation):
         rng, key = jax.random.split(state.rng)
         actions = module.explore_actions(state, observation[None], key, agent_config)[0]
         return state._replace(rng=rng), actions
 
-    def learn_one(state, buffer, next_observation, sums):
-        state, metrics = train_steps(*sample_batches(state, buffer))
+    def learn_one(state, buffer, next_observation, sums, phase):
+        state, metrics = train_steps(*sample_batches(state, buffer), phase)
         state, actions = explore_one(state, next_observation)
         sums = jax.tree_util.tree_map(jnp.add, sums, metrics)
         return state, actions, sums
 
     def metric_zeros(state, buffer):
-        shapes = jax.eval_shape(jax.vmap(lambda s, b: train_steps(*sample_batches(s, b))[1]), state, buffer)
+        one = lambda s, b: train_steps(*sample_batches(s, b), 0)[1]  # noqa: E731
+        shapes = jax.eval_shape(jax.vmap(one), state, buffer)
         return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     return dict(
@@ -127,7 +140,14 @@ def make_step_functions(
         # the buffer. Written and read in one call, XLA copied whole buffer fields to write one row
         # in place (68 MB per step at 1M capacity on cheetah-run: 30 ms on a CPU).
         insert=jax.jit(jax.vmap(replay.add_packed), donate_argnums=0),
-        learn=jax.jit(jax.vmap(learn_one), donate_argnums=(0, 3)),
+        learn=jax.jit(
+            lambda state, buffer, next_observations, sums, phase: jax.vmap(
+                functools.partial(learn_one, phase=phase)
+            )(state, buffer, next_observations, sums),
+            static_argnums=4,
+            donate_argnums=(0, 3),
+        ),
+        period=period,
         explore=jax.jit(jax.vmap(explore_one)),
         act=jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, agent_config))),
         bellman_errors=jax.jit(
@@ -351,6 +371,8 @@ def _interact(
     episode_returns = np.zeros(len(local_members))
     finished = [[] for _ in local_members]
     learn_calls = learn_calls_total = 0
+    # Learner steps taken so far (the same for every member): the phase of the delayed updates.
+    learner_steps = int(np.asarray(layout.to_local(state.step)).reshape(-1)[0])
     started = time.time()
     try:
         for t in range(first_t + 1, config.max_steps + 1):
@@ -375,7 +397,9 @@ def _interact(
             if t < config.start_steps:
                 actions = _warmup_actions(local_members, t + 1, action_dim)
             else:
-                state, actions, sums = fns["learn"](state, buffer, layout.to_global(after), sums)
+                phase = learner_steps % fns["period"]
+                state, actions, sums = fns["learn"](state, buffer, layout.to_global(after), sums, phase)
+                learner_steps += config.updates_per_step
                 actions = layout.to_local(actions)
                 learn_calls += 1
                 learn_calls_total += 1

@@ -5,7 +5,10 @@ Every learner module implements the same interface, which the training loops use
 - ``SWEEPABLE``: scalar hyperparameters read from the state (``state.hyperparams``), so a vmap over
   member states sweeps them alongside seeds;
 - ``create_state(rng, observation_dim, action_dim, config, hyperparams=None) -> state``;
-- ``update(state, batch, config) -> (state, metrics)``: one learner step on one batch;
+- ``update(state, batch, config, phase=None) -> (state, metrics)``: one learner step on one batch;
+  ``phase`` (the state's step modulo ``schedule_period(config)``, a Python int) fixes which delayed
+  updates run while tracing (``agents.common.scheduled_updates``);
+- ``schedule_period(config) -> int``: steps after which the delayed updates repeat (1: none);
 - ``explore_actions(state, observations, key, config) -> actions`` (stochastic, in [-1, 1]);
 - ``eval_actions(state, observations, config) -> actions`` (deterministic, in [-1, 1]);
 - optionally ``DELAYED_METRICS``: metrics made only on the steps counted by ``actor_updates``.
@@ -20,7 +23,7 @@ from typing import NamedTuple, Type
 
 from xql_jax.agents import sac, td3, xql
 
-INTERFACE = ("SWEEPABLE", "create_state", "update", "explore_actions", "eval_actions")
+INTERFACE = ("SWEEPABLE", "create_state", "update", "schedule_period", "explore_actions", "eval_actions")
 
 
 class Learner(NamedTuple):

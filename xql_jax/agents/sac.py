@@ -19,6 +19,7 @@ critics just updated, at that action; every ``actor_update_every`` (2) updates t
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import jax
@@ -232,9 +233,21 @@ def update_actor_and_temperature(state: SACState, batch: Batch, key, config: SAC
 DELAYED_METRICS = ("actor_loss", "entropy", "temperature", "temperature_loss")
 
 
-def update(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SACState, Metrics]:
+def schedule_period(config: SACConfig) -> int:
+    """Learner steps after which the delayed updates repeat (``agents.common.scheduled_updates``)."""
+    return math.lcm(config.actor_update_every, config.target_update_every)
+
+
+def update(
+    state: SACState, batch: Batch, config: SACConfig, phase: Optional[int] = None
+) -> Tuple[SACState, Metrics]:
     """One learner step in the official order: critics, value, then (every ``actor_update_every``)
-    policy and temperature, then (every ``target_update_every``) the Polyak target of V."""
+    policy and temperature, then (every ``target_update_every``) the Polyak target of V.
+
+    ``phase``: the state's step modulo ``schedule_period(config)`` when the caller knows it, so the
+    delayed updates are chosen while tracing and skipped ones cost nothing (also under vmap);
+    None chooses them from ``state.step`` on the device.
+    """
     rng, policy_key = jax.random.split(state.rng)
     state, critic_metrics = update_critic(state, batch, config)
     # One policy sample serves the value target and the policy step, as the official code's rsample.
@@ -244,12 +257,20 @@ def update(state: SACState, batch: Batch, config: SACConfig) -> Tuple[SACState, 
         config.actor_update_every,
         lambda s: update_actor_and_temperature(s, batch, policy_key, config),
         state,
+        phase,
     )
-    moved = optax.incremental_update(state.value.params, state.target_value_params, config.tau)
-    on_target_step = state.step % config.target_update_every == 0
-    target_value_params = jax.tree_util.tree_map(
-        lambda new, old: jnp.where(on_target_step, new, old), moved, state.target_value_params
-    )
+    if phase is None:
+        moved = optax.incremental_update(state.value.params, state.target_value_params, config.tau)
+        on_target_step = state.step % config.target_update_every == 0
+        target_value_params = jax.tree_util.tree_map(
+            lambda new, old: jnp.where(on_target_step, new, old), moved, state.target_value_params
+        )
+    elif phase % config.target_update_every == 0:
+        target_value_params = optax.incremental_update(
+            state.value.params, state.target_value_params, config.tau
+        )
+    else:
+        target_value_params = state.target_value_params
     state = state._replace(target_value_params=target_value_params, rng=rng, step=state.step + 1)
     return state, {**critic_metrics, **value_metrics, **actor_metrics}
 

@@ -176,12 +176,28 @@ def update_actor_and_targets(state: TD3State, batch: Batch, config: TD3Config) -
     return state, {"actor_loss": loss}
 
 
-def update(state: TD3State, batch: Batch, config: TD3Config) -> Tuple[TD3State, Metrics]:
-    """One learner step: the critics every step, the actor and targets every ``actor_update_every``."""
+def schedule_period(config: TD3Config) -> int:
+    """Learner steps after which the delayed updates repeat (``agents.common.scheduled_updates``)."""
+    return config.actor_update_every
+
+
+def update(
+    state: TD3State, batch: Batch, config: TD3Config, phase: Optional[int] = None
+) -> Tuple[TD3State, Metrics]:
+    """One learner step: the critics every step, the actor and targets every ``actor_update_every``.
+
+    ``phase``: the state's step modulo ``schedule_period(config)`` when the caller knows it (the
+    delayed update is then chosen while tracing, so skipping it saves its cost under vmap too);
+    None chooses it from ``state.step`` on the device.
+    """
     rng, key = jax.random.split(state.rng)
     state, metrics = update_critic(state, batch, key, config)
     state, actor_metrics = every(
-        state.step, config.actor_update_every, lambda s: update_actor_and_targets(s, batch, config), state
+        state.step,
+        config.actor_update_every,
+        lambda s: update_actor_and_targets(s, batch, config),
+        state,
+        phase,
     )
     return state._replace(rng=rng, step=state.step + 1), {**metrics, **actor_metrics}
 

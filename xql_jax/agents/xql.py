@@ -322,8 +322,16 @@ def update_target(state: XQLState, config: XQLConfig) -> XQLState:
     return state._replace(target_critic_params=target)
 
 
-def update(state: XQLState, batch: Batch, config: XQLConfig) -> Tuple[XQLState, Metrics]:
-    """One learner step in the order of IQL / X-QL: V, actor, Q, target critic."""
+def schedule_period(config: XQLConfig) -> int:
+    """No delayed updates: every learner step is the same."""
+    return 1
+
+
+def update(
+    state: XQLState, batch: Batch, config: XQLConfig, phase: Optional[int] = None
+) -> Tuple[XQLState, Metrics]:
+    """One learner step in the order of IQL / X-QL: V, actor, Q, target critic (``phase`` is unused:
+    the learner has no delayed updates)."""
     metrics: Metrics = {}
     if not config.q_only:
         for _ in range(config.value_updates):
