@@ -140,7 +140,8 @@ def test_launchers_on_two_processes_log_the_rows_of_one_process_on_two_devices(t
 
 def test_processes_started_with_other_settings_are_refused_before_training(tmp_path, small_maze_file):
     """Two processes of a SLURM job (as JAX detects it: --multihost=auto and SLURM's variables) whose
-    command lines differ in the batch size both stop with one line; nothing trains."""
+    command lines differ in the batch size both stop with one line; nothing trains. So do both when
+    one cannot start (its data missing) or process 0 cannot take the workdir."""
     port = free_port()
     slurm = dict(
         SLURM_JOB_ID="7", SLURM_STEP_NODELIST="localhost", SLURM_NTASKS="2", JAX_COORDINATOR_PORT=str(port)
@@ -180,6 +181,23 @@ def test_processes_started_with_other_settings_are_refused_before_training(tmp_p
     assert outputs[0].strip().splitlines()[-1] == (
         f"error (batch size 32): process 1 of this run stopped: {missing.partition(': ')[2]}"
     )
+
+    # Process 0 cannot take the workdir (another run holds it): every process stops, not only 0.
+    from xql_jax.loop import lock_workdir, prepare_workdir, unlock_workdir
+
+    lock = lock_workdir(prepare_workdir(str(tmp_path / "batch32")))
+    try:
+        args[1] = args[0]
+        slurm["JAX_COORDINATOR_PORT"] = str(free_port())
+        envs = [dict(slurm, SLURM_PROCID=str(i), SLURM_LOCALID="0") for i in range(2)]
+        processes = start_processes("sweep.py", args, envs)
+        outputs = outputs_of(processes, timeout=120)
+    finally:
+        unlock_workdir(lock)
+    assert [p.returncode for p in processes] == [1, 1], outputs
+    for output in outputs:
+        last = output.strip().splitlines()[-1]
+        assert last.startswith("error (batch size 32): ") and "is in use by another run (pid" in last
 
 
 def test_a_killed_process_ends_the_others_in_seconds_naming_it(tmp_path, small_maze_file):

@@ -42,10 +42,24 @@ _PREFIX = "xql_jax"
 _sessions_agreed = 0  # runs agreed on so far in this process (fine-tuning agrees twice)
 
 
-def _client():
+def _state():
     from jax._src import distributed
 
-    return distributed.global_state.client
+    return distributed.global_state
+
+
+def _client():
+    return _state().client
+
+
+# This process's id and the process count as joined, read without starting JAX's backend (which,
+# over several processes, waits for every process to start theirs): error paths run before it.
+def _me() -> int:
+    return _state().process_id
+
+
+def _count() -> int:
+    return _state().num_processes if _client() is not None else 1
 
 
 def initialize(
@@ -98,9 +112,7 @@ def initialize(
             ) from None
         raise ValueError(f"could not join the multi-process run ({detail})") from None
     # What the others will name this process by if it is lost.
-    _client().key_value_set(
-        f"{_PREFIX}/process/{jax.process_index()}", f"pid {os.getpid()} on {socket.gethostname()}"
-    )
+    _client().key_value_set(f"{_PREFIX}/process/{_me()}", f"pid {os.getpid()} on {socket.gethostname()}")
 
 
 def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float = 600.0) -> None:
@@ -111,7 +123,7 @@ def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float
     reason not to start (its workdir is locked, say), which then ends every process alike.
     """
     global _sessions_agreed
-    if jax.process_count() == 1:
+    if _count() == 1:
         if problem:
             raise ValueError(problem)
         return
@@ -120,12 +132,12 @@ def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float
     _sessions_agreed += 1
     directory = f"{_PREFIX}/run{_sessions_agreed}"
     client, deadline = _client(), time.time() + timeout
-    client.key_value_set(f"{directory}/{jax.process_index()}", config_json)
-    if jax.process_index() == 0:
+    client.key_value_set(f"{directory}/{_me()}", config_json)
+    if _me() == 0:
         # Process 0 decides for every process, so all of them stop (or go on) together.
         verdict = problem or ""
         ours = json.loads(config_json)
-        for other in range(1, jax.process_count()):
+        for other in range(1, _count()):
             theirs = json.loads(_wait_for(f"{directory}/{other}", deadline))
             differences = config_differences(ours, theirs)
             if differences and not verdict:
@@ -162,7 +174,7 @@ def _wait_for(key: str, deadline: float) -> str:
 
 def joined() -> bool:
     """Whether this process is one of several of a ``jax.distributed`` run."""
-    return jax.distributed.is_initialized() and jax.process_count() > 1
+    return _count() > 1
 
 
 def stop_all(message: str, linger: float = 5.0) -> None:
@@ -176,12 +188,12 @@ def stop_all(message: str, linger: float = 5.0) -> None:
     """
     if not joined():
         sys.exit(message)
-    client, me = _client(), jax.process_index()
+    client, me = _client(), _me()
     try:
         client.key_value_set(f"{_PREFIX}/failed/{me}", message)
         deadline = time.time() + linger
         while me == 0 and time.time() < deadline:
-            if len(client.key_value_dir_get(f"{_PREFIX}/failed/")) == jax.process_count():
+            if len(client.key_value_dir_get(f"{_PREFIX}/failed/")) == _count():
                 break
             time.sleep(0.1)
     except Exception:  # noqa: BLE001  (the service is gone with process 0: nobody left to tell)
@@ -203,7 +215,7 @@ def unanswering_processes(window: float = ANSWER_WINDOW) -> List[int]:
     Every survivor of a lost process reaches this after its collective fails; the lost one never
     does. An unreachable coordination service means process 0 (which runs it) is the one lost.
     """
-    me, count = jax.process_index(), jax.process_count()
+    me, count = _me(), _count()
     if count == 2:
         return [1 - me]  # no need to ask: the other one
     try:
@@ -225,9 +237,7 @@ def unanswering_processes(window: float = ANSWER_WINDOW) -> List[int]:
 
 def _describe(process: int) -> str:
     if process == 0:  # its coordination service is gone with it: no time to ask (JAX ends us soon)
-        from jax._src import distributed
-
-        return f"process 0 (the coordinator, {distributed.global_state.coordinator_address})"
+        return f"process 0 (the coordinator, {_state().coordinator_address})"
     try:
         where = _client().key_value_try_get(f"{_PREFIX}/process/{process}")
     except Exception:  # noqa: BLE001
@@ -241,7 +251,7 @@ def lost_process_message(error: BaseException, workdir: Optional[str] = None) ->
     if not is_lost_connection(error):
         return None
     lost = unanswering_processes()
-    count = jax.process_count()
+    count = _count()
     if lost:
         who = ", ".join(_describe(i) for i in lost)
         what = f"{who} of this {count}-process run stopped answering"
@@ -249,7 +259,7 @@ def lost_process_message(error: BaseException, workdir: Optional[str] = None) ->
         what = f"the {count} processes of this run lost their connections to each other"
     where = f" in {workdir}" if workdir else ""
     return (
-        f"{what} (this is process {jax.process_index()}); start all {count} processes again with the "
+        f"{what} (this is process {_me()}); start all {count} processes again with the "
         f"same flags to resume from the last checkpoint{where}"
     )
 
