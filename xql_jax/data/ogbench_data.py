@@ -84,16 +84,18 @@ def val_file(train_path: str) -> str:
     return train_path.replace(".npz", "-val.npz")
 
 
-def make_command(dataset: str) -> str:
+def make_command(dataset: str, data_dir: Optional[str] = None) -> str:
     """The command that makes ``dataset`` here (or where to get it when it cannot be made here)."""
     if dataset in MANIPULATION_EPISODES:
-        return f"python experiments/make_ogbench.py --dataset={dataset}"
+        folder = f" --data_dir={data_dir}" if data_dir else ""
+        return f"python experiments/make_ogbench.py --dataset={dataset}{folder}"
     return f"ogbench.download_datasets(['{dataset}']) on a machine with internet"
 
 
 def locate(name: str, data_dir: Optional[str] = None, path: Optional[str] = None) -> str:
     """The training file of a single-task name (``path`` if given); both files must exist."""
     dataset, _ = parse_name(name)
+    folder = None if path else data_dir  # where the make command should write
     path = os.path.expanduser(path) if path else train_file(dataset, data_dir)
     if not path.endswith(".npz"):
         raise DatasetError(f"{path}: an OGBench dataset file ends in .npz (its validation file in -val.npz)")
@@ -101,7 +103,7 @@ def locate(name: str, data_dir: Optional[str] = None, path: Optional[str] = None
         if not os.path.isfile(needed):
             raise DatasetError(
                 f"OGBench file not found: {needed} (dataset {dataset} of {name}). Make it with: "
-                f"{make_command(dataset)} (or pass --data_dir / --dataset_path)"
+                f"{make_command(dataset, folder)} (or pass --data_dir / --dataset_path)"
             )
     return path
 
