@@ -20,6 +20,10 @@ INSTALL_REQUIRES = [
     "mujoco==3.11.0",
     "dm_control==1.0.44",  # 1.0.50 needs mujoco 4.0, with which every suite task fails
     "minari==0.5.4",  # local Minari datasets (--env_name=minari:<id>)
+    # OGBench single-task datasets (xql_jax.data.ogbench_data): its oracles, reader and relabelling.
+    # 1.2.2 needs only mujoco, dm_control and gymnasium[mujoco], satisfied by the pins here (pip
+    # install --dry-run changes nothing else). FQL's published numbers used 1.1.0 (see the README).
+    "ogbench==1.2.2",
     "h5py>=3.10",
     "tensorboardX>=2.6",
     "tqdm>=4.66",

@@ -157,11 +157,11 @@ def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_proto
 
     seeds = []
 
-    def recording_evaluate(act, envs, num_episodes, seed):
+    def recording_rollouts(act, envs, num_episodes, seed):
         seeds.append(seed)
-        return evaluation.evaluate(act, envs, num_episodes, seed)
+        return evaluation.rollouts(act, envs, num_episodes, seed)
 
-    monkeypatch.setattr(train, "evaluate", recording_evaluate)
+    monkeypatch.setattr(train, "rollouts", recording_rollouts)
     config = tiny_offline_config
     config.eval_interval = 20  # two evaluations: steps 20 and 40
     summary = train.train_offline(

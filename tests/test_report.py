@@ -63,6 +63,7 @@ def write_member(directory, env_name, last, scores, value_loss="gumbel", metric=
             "normalized_score_std": None if metric != "normalized_score" else 1.0,
             "wall_time": 0.5 * step,
         }
+        | ({"success_rate": score} if metric == "success_rate" else {})
         for step, score in scores
     ]
     with open(os.path.join(directory, "eval.jsonl"), "w") as f:
@@ -160,6 +161,31 @@ def test_report_puts_the_paper_beside_ours(d4rl_runs):
     )
     assert "| kitchen | X-QL | 64.0 | 67.0 | 72.9 | 53.3 |" in text
     assert "| locomotion | X-QL | – (1 of 9 datasets) |" in text
+
+
+def test_ogbench_runs_get_their_own_table_beside_the_fql_papers(tmp_path, monkeypatch):
+    name = "cube-single-play-singletask-task2-v0"
+    results = report.collect("X-QL", [write_run(tmp_path / "x", name, [40.0, 50.0], metric="success_rate")])
+    results += report.collect(
+        "IQL", [write_run(tmp_path / "i", name, [30.0, 34.0], value_loss="expectile", metric="success_rate")]
+    )
+    # What is stored: the paper's version and protocol, and no cell (none could be read here).
+    assert paper_results.FQL_TABLE == {} and paper_results.FQL_PAPER["ogbench_version"] == "1.1.0"
+    rows = {r["method"]: r for r in report.table(results)}
+    assert rows["IQL"]["fql_iql"] is None and rows["IQL"]["diff"] is None
+    text = report.markdown(list(rows.values()))
+    assert f"| {name} | IQL | 32.0 ± 2.0 | 32.0 ± 2.0 | 2 | – | – | – | – |" in text
+    assert "ogbench 1.1.0" in text and "paper X-QL C" not in text  # not beside the D4RL columns
+
+    # A cell read from the paper (a stand-in value here) appears beside ours; IQL is compared to it.
+    monkeypatch.setitem(paper_results.FQL_TABLE, name, {"IQL": 30.0, "ReBRAC": 40.0, "FQL": 50.0})
+    monkeypatch.setitem(paper_results.FQL_PAPER, "table", "Table X")
+    rows = {r["method"]: r for r in report.table(results)}
+    assert (rows["IQL"]["fql_rebrac"], rows["IQL"]["diff"]) == (40.0, pytest.approx(2.0))
+    assert rows["X-QL"]["diff"] is None  # the paper has no X-QL
+    text = report.markdown(list(rows.values()))
+    assert "| IQL | 32.0 ± 2.0 | 32.0 ± 2.0 | 2 | 30.0 | 40.0 | 50.0 | +2.0 (vs IQL (FQL paper)) |" in text
+    assert "Table X of Park, Li, Levine" in text
 
 
 def test_rliable_intervals_contain_the_estimate_and_shrink_with_seeds(tmp_path):

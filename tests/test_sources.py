@@ -69,7 +69,9 @@ def test_d4rl_name_with_its_file_references_domain_and_adapter(tmp_path, monkeyp
 
 
 def test_made_name_missing_says_how_to_make_it(tmp_path):
-    with pytest.raises(DatasetError, match=r"make_dataset.py --dataset=hopper-medium-replay --behavior_run="):
+    with pytest.raises(
+        DatasetError, match=r"make_dataset.py --dataset=hopper-medium-replay --data_dir=\S+ --behavior_run="
+    ):
         sources.resolve("hopper-medium-replay-made", data_dir=str(tmp_path))
     path = _write(
         tmp_path / "halfcheetah-medium-made.hdf5",

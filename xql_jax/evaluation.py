@@ -1,8 +1,8 @@
-"""Policy rollouts in gymnasium environments and D4RL-style normalized scores."""
+"""Policy rollouts in gymnasium environments, D4RL-style normalized scores and success rates."""
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -14,7 +14,20 @@ def evaluate(
     num_episodes: int,
     seed: int,
 ) -> np.ndarray:
-    """Undiscounted returns, shape [members, num_episodes], of deterministic policies.
+    """Undiscounted returns, shape [members, num_episodes], of deterministic policies (``rollouts``)."""
+    return rollouts(act, envs, num_episodes, seed)[0]
+
+
+def rollouts(
+    act: Callable[[np.ndarray], np.ndarray],
+    envs: Sequence[Sequence[gym.Env]],
+    num_episodes: int,
+    seed: int,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(returns, successes), each [members, num_episodes], of deterministic policies.
+
+    ``successes`` is ``info["success"]`` of each episode's last step, as OGBench's evaluation reads
+    it (its episodes end at the goal or the time limit); NaN where an environment reports none.
 
     ``envs[j]`` are the environments of member j (all members have the same number). All of them
     are stepped in lockstep, so ``act`` runs once per step on observations of shape
@@ -24,6 +37,7 @@ def evaluate(
     """
     num_members, per_member = len(envs), len(envs[0])
     returns = np.zeros((num_members, num_episodes))
+    successes = np.full((num_members, num_episodes), np.nan)
     for first in range(0, num_episodes, per_member):
         count = min(per_member, num_episodes - first)
         active = [member_envs[:count] for member_envs in envs]
@@ -37,11 +51,13 @@ def evaluate(
                 for i, env in enumerate(row):
                     if not running[j, i]:
                         continue
-                    obs, reward, terminated, truncated, _ = env.step(actions[j, i])
+                    obs, reward, terminated, truncated, info = env.step(actions[j, i])
                     observations[j, i] = obs
                     returns[j, first + i] += reward
                     running[j, i] = not (terminated or truncated)
-    return returns
+                    if not running[j, i] and "success" in info:
+                        successes[j, first + i] = float(info["success"])
+    return returns, successes
 
 
 def evaluation_seed(seed: int, step: int) -> int:

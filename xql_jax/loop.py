@@ -351,8 +351,10 @@ class RunSession:
         self.step = step
         self.bar.update(steps)
 
-    def log_eval(self, step: int, returns, references: Optional[Mapping], metric: str) -> None:
-        self.records.log_eval(step, returns, references)
+    def log_eval(
+        self, step: int, returns, references: Optional[Mapping], metric: str, successes=None
+    ) -> None:
+        self.records.log_eval(step, returns, references, successes)
         self.bar.set_postfix({metric.split("_")[0]: f"{self.records.latest_mean(metric):.1f}"})
 
     def checkpoint(self, step: int, state: Any, extra_record: Optional[Mapping] = None) -> None:

@@ -1,4 +1,5 @@
-"""The paper's published numbers (ICLR 2023 camera-ready), as data for reports to compare against.
+"""The paper's published numbers (ICLR 2023 camera-ready), as data for reports to compare against;
+and, as a second source, the OGBench single-task results of the Flow Q-Learning paper (at the end).
 
 Every number below is copied from the paper's text (``paper/extreme-q-learning.txt``): Table 1
 (Gym locomotion, AntMaze, Franka Kitchen), Table 2 (Adroit), Table 3 (offline-to-online
@@ -168,3 +169,35 @@ def check_columns(columns: Mapping[str, str]) -> None:
     for label, column in columns.items():
         if column not in known:
             raise ValueError(f"paper column {column!r} (for {label!r}) is none of {sorted(known)}")
+
+
+# ---- A second source: the OGBench single-task results of Flow Q-Learning ----------------------
+# Park, Li and Levine, "Flow Q-Learning" (ICML 2025, arXiv 2502.02538) report IQL, ReBRAC and FQL
+# (with other baselines) on OGBench's single-task datasets, success rates in percent over 8 seeds,
+# 5 tasks per environment, with its code (github seohongpark/fql) pinning ogbench==1.1.0. OGBench
+# 1.2.0 changed the single-task environments to compute reward, termination and info["success"] from
+# the state before the action (s) instead of after it (s'); the datasets and their relabelling did
+# not change, and OGBench expects the evaluation difference to be negligible
+# (``success_timing='post'`` restores 1.1's). Runs here use 1.2.2 (setup.py), so a comparison with
+# these cells is across that change as well as across seeds.
+#
+# Only numbers read in the paper's own text go in FQL_TABLE. Its tables could not be read from this
+# machine (the stored copies of the paper give its opening only), so none is stored: the report
+# shows the columns with "–" until someone with the paper fills them in, citing the table.
+FQL_PAPER = {
+    "paper": "Park, Li, Levine. Flow Q-Learning. ICML 2025 (arXiv 2502.02538)",
+    "table": None,  # the table the cells come from, e.g. "Table 2"; None while FQL_TABLE is empty
+    "code": "github seohongpark/fql",
+    "ogbench_version": "1.1.0",
+    "metric": "success_rate",
+    "seeds": 8,
+}
+FQL_METHODS = ("IQL", "ReBRAC", "FQL")
+# dataset name (e.g. "cube-single-play-singletask-task2-v0") -> method -> success rate (percent).
+FQL_TABLE: Dict[str, Dict[str, Cell]] = {}
+
+
+def fql_scores(dataset: str) -> Optional[Dict[str, Cell]]:
+    """The FQL paper's IQL, ReBRAC and FQL cells of an OGBench single-task dataset (by its
+    ``-task<N>`` name, as the paper's tables name tasks), or None."""
+    return FQL_TABLE.get(dataset)

@@ -19,6 +19,7 @@ import numpy as np
 from xql_jax import paper_results
 
 NORMALIZED = "normalized_score"
+SUCCESS = "success_rate"  # OGBench single-task runs (xql_jax.data.ogbench_data)
 OPTIMALITY_GAP_THRESHOLD = 100.0  # a D4RL normalized score of 100 is the expert's
 STATISTICS = ("IQM", "Mean", "Median", "Optimality Gap")
 
@@ -295,6 +296,13 @@ def table(results: Sequence[MemberResult], paper_columns: Optional[Mapping[str, 
             )
             if cells.get(column) is not None:
                 row.update(paper_column=column, paper_value=cells[column])
+        if row["metric"] == SUCCESS and not finetune:
+            # OGBench: the FQL paper's IQL / ReBRAC / FQL cells, a second source (paper_results).
+            cells = paper_results.fql_scores(env_name) or {}
+            row.update({f"fql_{m.lower()}": cells.get(m) for m in paper_results.FQL_METHODS})
+            if cells.get(column) is not None:  # IQL runs against the paper's IQL
+                row.update(paper_table=paper_results.FQL_PAPER["table"], paper_column=f"{column} (FQL paper)")
+                row["paper_value"] = cells[column]
         if row["paper_value"] is not None and last_mean is not None:
             row["diff"] = last_mean - row["paper_value"]
         rows.append(row)
@@ -499,7 +507,29 @@ def markdown(
     and the rliable aggregates."""
     lines = []
     paper = ["paper X-QL C", "paper X-QL T", "paper IQL", "ours − paper"]
-    offline = [r for r in rows if r["kind"] == "offline"]
+    ogbench = [r for r in rows if r["kind"] == "offline" and r["metric"] == SUCCESS]
+    offline = [r for r in rows if r["kind"] == "offline" and r["metric"] != SUCCESS]
+    if ogbench:
+        fql = paper_results.FQL_PAPER
+        body = [
+            [r["env_name"], r["method"], _cell(r["last_mean"], r["last_std"])]
+            + [_cell(r["best_mean"], r["best_std"]), _seeds(r)]
+            + [_num(r.get(f"fql_{m.lower()}")) for m in paper_results.FQL_METHODS]
+            + [_diff(r)]
+            for r in ogbench
+        ]
+        where = f"{fql['table']} of " if fql["table"] else ""
+        lines += _markdown_table(
+            ["dataset", "method", "success rate (last)", "best", "n"]
+            + [f"FQL paper {m}" for m in paper_results.FQL_METHODS]
+            + ["ours − paper"],
+            body,
+            f"OGBench single-task runs: success rate (%) of the final policy (last) and the best "
+            f"evaluation, mean ± std over n seeds. Beside them {where}{fql['paper']}, "
+            f"{fql['seeds']} seeds, made with ogbench {fql['ogbench_version']} (runs here use the "
+            "1.2 environments, which score success on s rather than s'); – where no cell was read "
+            "from the paper itself.",
+        )
     if offline:
         body = [
             [r["env_name"], r["method"], r["metric"], _cell(r["last_mean"], r["last_std"])]

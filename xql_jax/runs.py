@@ -405,8 +405,15 @@ class MemberRecords:
                 raise TrainingDiverged(self.diverged[0])
             raise TrainingDiverged(f"every member diverged: {self.diverged}")
 
-    def log_eval(self, step: int, returns: np.ndarray, references: Optional[Dict[str, float]]) -> None:
-        """Record evaluation returns [members, episodes] of the live members."""
+    def log_eval(
+        self,
+        step: int,
+        returns: np.ndarray,
+        references: Optional[Dict[str, float]],
+        successes: Optional[np.ndarray] = None,
+    ) -> None:
+        """Record evaluation returns [members, episodes] of the live members, and with ``successes``
+        (0/1, same shape) the success rate in percent, as OGBench's papers report it."""
         for i in self.live:
             scores = normalized_score(returns[i], references)
             result = {
@@ -414,8 +421,10 @@ class MemberRecords:
                 "return_std": float(returns[i].std()),
                 "normalized_score": None if scores is None else float(scores.mean()),
                 "normalized_score_std": None if scores is None else float(scores.std()),
-                "wall_time": time.time() - self.start,
             }
+            if successes is not None:
+                result["success_rate"] = 100.0 * float(np.mean(successes[i]))
+            result["wall_time"] = time.time() - self.start
             for output in self.outputs[i]:
                 output.log_eval(step, result)
             self.evaluations[i].append({"step": step, **result})

@@ -26,7 +26,7 @@ from xql_jax.data import (
     sources,
     to_device,
 )
-from xql_jax.evaluation import evaluate, evaluation_seed
+from xql_jax.evaluation import evaluation_seed, rollouts
 from xql_jax.loop import OutputFactory, RunSession
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
@@ -214,7 +214,7 @@ def run_offline(
     # Process 0 evaluates and writes; other processes of a multi-host run only train.
     is_writer = jax.process_index() == 0
     envs_per_member = min(config.eval_episodes, config.eval_envs)
-    metric = "normalized_score" if references is not None else "return_mean"
+    metric = offline_data.source.metric or ("normalized_score" if references is not None else "return_mean")
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
 
@@ -265,13 +265,14 @@ def run_offline(
                 if session.eval_due(step):
                     actor_params = to_host(state.actor.params)  # a collective: every process takes part
                     if is_writer:
-                        returns = evaluate(
+                        returns, successes = rollouts(
                             lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
                             envs,
                             config.eval_episodes,
                             evaluation_seed(eval_seed, step),
                         )
-                        session.log_eval(step, returns, references, metric)
+                        successes = successes if metric == "success_rate" else None
+                        session.log_eval(step, returns, references, metric, successes)
                 if session.checkpoint_due(step):
                     session.checkpoint(step, state)
         finally:

@@ -61,6 +61,7 @@ class XQLConfig:
     q_only: bool = False  # paper Eq. 9: no V, critics fit by Gumbel regression
     hidden_dims: Tuple[int, ...] = (256, 256)
     value_layer_norm: bool = True
+    critic_layer_norm: bool = False  # LayerNorm in the critics too (FQL's OGBench protocol)
     actor_dropout_rate: float = 0.0
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
@@ -127,7 +128,9 @@ def networks(config: XQLConfig, action_dim: int):
         dropout_rate=config.actor_dropout_rate,
         mean_gain=config.policy_mean_gain,
     )
-    critic = CriticEnsemble(config.hidden_dims, num_critics=config.num_critics)
+    critic = CriticEnsemble(
+        config.hidden_dims, num_critics=config.num_critics, layer_norm=config.critic_layer_norm
+    )
     value = ValueNet(config.hidden_dims, layer_norm=config.value_layer_norm)
     return actor, critic, value
 

@@ -26,6 +26,7 @@ def get_config(variant: str = "xql") -> ml_collections.ConfigDict:
     agent.q_only = False  # paper Eq. 9: no V; critics fit by Gumbel regression (deterministic dynamics)
     agent.hidden_dims = (256, 256)  # every network: MLP 256x256 ReLU
     agent.value_layer_norm = True  # LayerNorm in V (the paper's fix for rare AntMaze divergence)
+    agent.critic_layer_norm = False  # LayerNorm in the critics (the OGBench protocol of FQL uses it)
     agent.actor_dropout_rate = 0.0  # dropout in the policy torso (0.1 for kitchen and adroit)
     agent.actor_lr = 3e-4
     agent.critic_lr = 3e-4

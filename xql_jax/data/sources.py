@@ -12,7 +12,10 @@ through here, checked in one order:
 3. the embedded ``pointmaze-umaze-v0``: made here on first use and cached;
 4. a D4RL name (``hopper-medium-v2``, ``antmaze-umaze-v0``, ``kitchen-partial-v0``,
    ``pen-human-v1``, ...): D4RL's file in ``$D4RL_DATASET_DIR`` or ``~/.d4rl/datasets``;
-5. ``<robot>-<kind>-made``: a D4RL-style dataset made by ``experiments/make_dataset.py``.
+5. ``<robot>-<kind>-made``: a D4RL-style dataset made by ``experiments/make_dataset.py``;
+6. an OGBench single-task name (``cube-single-play-singletask-task2-v0``): OGBench's ``.npz`` files
+   (``--dataset_path``, else in ``--data_dir``, ``$OGBENCH_DATASET_DIR`` or ``~/.ogbench/data``),
+   read and relabelled by the ``ogbench`` package, scored by the environment's success rate.
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ from typing import Callable, Dict, Optional
 import gymnasium as gym
 
 from xql_jax import envs
-from xql_jax.data import d4rl, made, minari_data, pointmaze
+from xql_jax.data import d4rl, made, minari_data, ogbench_data, pointmaze
 from xql_jax.data.dataset import Dataset, DatasetError, fingerprint, load_d4rl_hdf5, read_references
 
 ACCEPTED_NAMES = (
     "the embedded pointmaze-umaze-v0; a D4RL name (e.g. hopper-medium-v2, antmaze-umaze-v0, "
     "kitchen-partial-v0, pen-human-v1; files in $D4RL_DATASET_DIR or ~/.d4rl/datasets); a dataset made "
     f"here, <robot>-<kind>-made (robots {sorted(made.ROBOTS)}, kinds {list(made.KINDS)}); "
-    "minari:<dataset id>; or, with --dataset_path=<file.hdf5>, also a gymnasium id or a DM Control "
+    "minari:<dataset id>; an OGBench single-task name (e.g. cube-single-play-singletask-task2-v0; "
+    "files in --data_dir, $OGBENCH_DATASET_DIR or ~/.ogbench/data); or, with --dataset_path=<file.hdf5>, "
+    "also a gymnasium id or a DM Control "
     "domain-task for its environment"
 )
 # The reward preprocessing the paper's configs use per domain (configs/<domain>.py).
@@ -41,6 +46,7 @@ DOMAIN_REWARD_PREPROCESSING = {
     "kitchen": "none",
     "adroit": "none",
     "maze": "none",
+    "ogbench": "none",  # OGBench's relabelled rewards (successes - subtasks) as FQL trains on them
 }
 
 
@@ -48,9 +54,10 @@ DOMAIN_REWARD_PREPROCESSING = {
 class Source:
     """What a dataset name resolves to.
 
-    ``kind`` is embedded, d4rl, made, minari or file; ``location`` the file (or Minari id) the
-    data comes from; ``domain`` locomotion, antmaze, kitchen, adroit, maze, or None where the
-    name does not say.
+    ``kind`` is embedded, d4rl, made, minari, ogbench or file; ``location`` the file (or Minari
+    id) the data comes from; ``domain`` locomotion, antmaze, kitchen, adroit, maze, ogbench, or None
+    where the name does not say; ``metric`` the score its evaluations report when it is not the
+    normalized score or return ("success_rate" for OGBench).
     """
 
     name: str
@@ -60,6 +67,7 @@ class Source:
     domain: Optional[str]
     loader: Callable[[], Dataset] = dataclasses.field(repr=False, compare=False)
     env_factory: Callable[[], gym.Env] = dataclasses.field(repr=False, compare=False)
+    metric: Optional[str] = None
 
     def load(self) -> Dataset:
         """The dataset's transitions (rewards as stored; the loop applies the preprocessing)."""
@@ -118,6 +126,14 @@ def _made(name: str, data_dir: Optional[str], path: Optional[str] = None) -> Sou
     )  # fmt: skip
 
 
+def _ogbench(name: str, data_dir: Optional[str], path: Optional[str] = None) -> Source:
+    path = ogbench_data.locate(name, data_dir, path)
+    return Source(
+        name, "ogbench", path, None, "ogbench", lambda: ogbench_data.load(name, path),
+        lambda: ogbench_data.make_env(name), metric="success_rate",
+    )  # fmt: skip
+
+
 def _minari(name: str) -> Source:
     def load() -> Dataset:
         return minari_data.load_minari(name)[0]
@@ -161,8 +177,11 @@ def resolve(
     """The ``Source`` of a dataset name (and an explicit file, if given); errors name the fix.
 
     ``data_dir`` is where the embedded and made datasets live (default $XQL_DATA_DIR or
-    ~/.cache/xql_jax/datasets). The embedded dataset is generated here when it is not cached.
+    ~/.cache/xql_jax/datasets), and OGBench's files (default $OGBENCH_DATASET_DIR or ~/.ogbench/data).
+    The embedded dataset is generated here when it is not cached.
     """
+    if ogbench_data.parse_name(name):
+        return _ogbench(name, data_dir, dataset_path)
     if dataset_path:
         try:
             return _explicit_file(name, os.path.expanduser(dataset_path), data_dir)
