@@ -38,7 +38,8 @@ def main(argv):
     if not FLAGS.overwrite and os.path.isfile(path) and os.path.isfile(ogbench_data.val_file(path)):
         print(f"{path} exists (recipe: {ogbench_data.read_recipe(path)}); --overwrite makes it again")
         return
-    with exit_on_errors():
+    # Dataset generation keeps no checkpoint: a second start makes it from the beginning.
+    with exit_on_errors(resume_hint="run the same command again (nothing half-written is kept)"):
         ogbench_data.make_manipulation_dataset(
             FLAGS.dataset, path, num_episodes=FLAGS.num_episodes, seed=FLAGS.seed, progress=FLAGS.progress
         )

@@ -44,6 +44,7 @@ def main(argv):
     batch_sizes = batch_sizes or list(config.get("ablation_batch_sizes") or ())
     batch_sizes = batch_sizes or [config.batch_size]
     rows = []
+    path = os.path.join(FLAGS.workdir, "results.csv")
     for batch_size in batch_sizes:
         config = FLAGS.config.copy_and_resolve_references()
         config.batch_size = batch_size
@@ -55,15 +56,16 @@ def main(argv):
         )
         if not summary:  # not the writing process of a multi-process run
             continue
-        rows += report.sweep_rows(batch_size, summary)
+        batch_rows = report.sweep_rows(batch_size, summary)
+        # Written as each batch size ends, so a later one refused or killed loses none of them; another
+        # sweep into the same root (other batch sizes) keeps its rows; a setting run again is replaced.
+        report.merge_sweep_results(path, batch_rows)
+        rows += batch_rows
     if not rows:
         return
-    path = os.path.join(FLAGS.workdir, "results.csv")
-    # Another sweep into the same root (other batch sizes) keeps its rows; a setting run again is replaced.
-    kept = report.merge_sweep_results(path, rows)
     for row in rows:
         print(format_row(row))
-    print(f"wrote {path}" + (f" (with {kept} row(s) of earlier sweeps)" if kept else ""))
+    print(f"wrote {path}")
 
 
 def format_row(row) -> str:

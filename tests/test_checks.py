@@ -340,11 +340,31 @@ def test_user_paths_are_expanded(tmp_path, monkeypatch):
     assert _one_line_error(result).startswith(f"error: --config file {tmp_path}/mine.py not found;")
 
 
-def test_sweep_launcher_refuses_bad_batch_sizes_in_one_line(tmp_path):
+def test_sweep_launcher_refuses_bad_batch_sizes_in_one_line(tmp_path, small_maze_file):
     result = _launch("sweep.py", ["--batch_sizes=256,abc", f"--workdir={tmp_path}/s"])
     assert (
         _one_line_error(result) == "error: --batch_sizes=256,abc: expected positive integers, e.g. 256,1024"
     )
+    # A batch size refused after another has trained: the finished one's row is kept (it was lost).
+    tiny = ["--config.agent.hidden_dims=(8,)", "--config.max_steps=20", "--config.log_interval=10"]
+    tiny += [
+        "--config.eval_interval=20",
+        "--config.eval_episodes=1",
+        "--config.eval_envs=1",
+        "--progress=false",
+    ]
+    result = _launch(
+        "sweep.py",
+        ["--batch_sizes=16,100000", f"--workdir={tmp_path}/t", f"--dataset_path={small_maze_file}", *tiny],
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error (batch size 100000): config.batch_size (100000) exceeds")
+    )
+    rows = open(tmp_path / "t" / "results.csv").read().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("16,all,")
 
 
 def test_other_loops_configs_dict_observations_and_a_data_dir_file_are_one_line(tmp_path):

@@ -49,6 +49,9 @@ def test_names_split_as_ogbench_splits_them():
         "antmaze-large-singletask-task1-v0",
     )
     assert ogbench_data.parse_name("hopper-medium-v2") is None
+    # OGBench has tasks 1-5: a task6 name went on to a gymnasium NameNotFound traceback.
+    with pytest.raises(DatasetError, match="OGBench environments have tasks task1 .. task5"):
+        sources.resolve("cube-single-play-singletask-task6-v0")
     with pytest.raises(DatasetError, match="dataset kind"):
         ogbench_data.parse_name("cube-single-singletask-task2-v0")  # no dataset kind before 'singletask'
     # The default task of the cube environments is task 2 (cube_env.py), as the FQL paper uses it.
@@ -159,3 +162,29 @@ def test_a_missing_or_truncated_file_gets_one_line(made, tmp_path):
     assert "\n" not in str(truncated.value) and cut in str(truncated.value)
     with pytest.raises(DatasetError, match="cannot make"):
         ogbench_data.make_manipulation_dataset("antmaze-large-navigate-v0", cut)
+
+
+def test_a_write_that_fails_leaves_no_partial_file(tmp_path, monkeypatch):
+    """A full disk while saving: the temporary file was recorded only once written, so it stayed."""
+
+    def full_disk(file, **arrays):
+        file.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ogbench_data.np, "savez_compressed", full_disk)
+    path = ogbench_data.train_file("cube-single-play-v0", str(tmp_path))
+    with pytest.raises(OSError, match="No space left"):
+        ogbench_data.make_manipulation_dataset(
+            "cube-single-play-v0", path, num_episodes=1, progress=False, episode_steps=20, log=lambda *_: None
+        )
+    assert os.listdir(tmp_path) == []
+
+
+def test_fine_tuning_on_ogbench_is_refused_in_one_line(tmp_path):
+    """Its online phase reported returns where the offline phase reported the success rate."""
+    from xql_jax.configs import finetune
+    from xql_jax.finetune import train_finetune
+
+    with pytest.raises(ValueError, match="fine-tuning reports returns online, not OGBench's success rate"):
+        train_finetune(finetune.get_config(), str(tmp_path / "run"), NAME, progress=False)
+    assert not (tmp_path / "run").exists()

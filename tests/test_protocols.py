@@ -172,3 +172,21 @@ def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_proto
     assert seeds[0] != seeds[1] and evaluation.evaluation_seed(base, 20) == seeds[0]  # reproducible
     assert summary["evaluations"] == 2
     assert summary["evaluation"] == {"protocol": "custom", "kind": "offline", "interval": 20, "episodes": 1}
+
+
+def test_evaluation_seeds_stay_valid_numpy_seeds_for_every_episode():
+    """DM Control seeds numpy's RandomState with seed + episode index, which must stay below 2**32."""
+    import numpy as np
+
+    from xql_jax.evaluation import evaluation_seed
+
+    seeds = [
+        evaluation_seed(1_000_000 * (s + 1), step) for s in range(20) for step in range(0, 200_000, 1000)
+    ]
+    assert max(seeds) < 2**32 - 2**16
+    raw = [
+        int(np.random.SeedSequence([1_000_000, step]).generate_state(1)[0]) for step in range(0, 10_000, 100)
+    ]
+    assert [evaluation_seed(1_000_000, step) for step in range(0, 10_000, 100)] == [
+        r % (2**32 - 2**16) for r in raw
+    ]

@@ -67,7 +67,9 @@ def evaluation_seed(seed: int, step: int) -> int:
     environment's generator ran on between evaluations) while a rerun, or a resumed run, repeats
     them exactly, and every member of one evaluation shares them (paired comparisons).
     """
-    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
+    # Below 2**32 - 2**16, so the episodes' seeds (this + episode index) stay valid numpy seeds,
+    # which DM Control's tasks need; unchanged for all but 1 in 65536 (seed, step) pairs.
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0]) % (2**32 - 2**16)
 
 
 def normalized_score(returns, references: Optional[Dict[str, float]]):

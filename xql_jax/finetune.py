@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from xql_jax.checks import check_offline_config, check_online_config
-from xql_jax.data import replay
+from xql_jax.data import ogbench_data, replay
 from xql_jax.envs import unit_actions
 from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
 from xql_jax.multihost import agree_on_run
@@ -64,6 +64,12 @@ def train_finetune(
     Returns the online phase's summary with the offline phase's summary under ``"offline"``.
     """
     validate_finetune_config(config)
+    if ogbench_data.parse_name(env_name):
+        # The online phase scores returns: the run would switch from OGBench's success rate midway.
+        raise ValueError(
+            f"{env_name}: fine-tuning reports returns online, not OGBench's success rate; fine-tune "
+            "D4RL-style datasets, or train OGBench offline with train_offline.py"
+        )
     # One lock over both phases, so no other run slips into the workdir between them.
     lock, problem = None, None
     if jax.process_index() == 0:

@@ -454,7 +454,7 @@ def make(spec: str, recipe: Recipe, behavior: BehaviorRun = BehaviorRun()) -> Op
     """Make ``<robot>-<kind>-made`` from the behavior policies (``medium-replay`` from the behavior
     run's buffer); its path, or None when it exists and ``recipe.overwrite`` is off."""
     from xql_jax.data import made
-    from xql_jax.data.dataset import data_file
+    from xql_jax.data.dataset import data_file, references_path
 
     robot, _, kind = spec.partition("-")
     made.parse_name(f"{spec}-made")  # names the valid robots and kinds on a typo
@@ -472,12 +472,16 @@ def make(spec: str, recipe: Recipe, behavior: BehaviorRun = BehaviorRun()) -> Op
             )
         return _write_medium_replay(behavior, info, recipe)
     if kind == "medium-expert":
-        parts = []
+        parts, noises = [], []
         for level in ("medium", "expert"):
             make(f"{robot}-{level}", recipe, behavior)
-            parts.append(_read(data_file(f"{robot}-{level}-made", recipe.data_dir)))
-        # Both halves were collected with the recipe's action noise.
-        return _write(robot, kind, made.concatenate(*parts), info, {"noise": recipe.noise}, recipe, started)
+            part = data_file(f"{robot}-{level}-made", recipe.data_dir)
+            parts.append(_read(part))
+            # A half made earlier keeps the noise it was collected with, which may not be this recipe's.
+            with open(references_path(part)) as f:
+                noises.append(json.load(f).get("noise"))
+        noise = noises[0] if noises[0] == noises[1] else noises
+        return _write(robot, kind, made.concatenate(*parts), info, {"noise": noise}, recipe, started)
     actor = None
     if kind != "random":
         params = load_policy(policy_path(robot, kind, recipe.policy_dir))

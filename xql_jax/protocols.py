@@ -5,7 +5,8 @@ launcher (github Div99/XQL ``offline/train_offline.py``) evaluated every 5k step
 (its flag defaults) and its AntMaze scripts every 30k over 100 (``offline/reproduce/antmaze/*.sh``),
 keeping ``best_returns`` over those 200 (33) evaluations; this project's domain configs evaluate
 every 50k (AntMaze 100k) and report the last score first. Which one a run used is recorded in its
-summary.json (``evaluation``) and printed by the report beside every row.
+summary.json (``evaluation``) and printed by the report beside every row of its score table (the
+OGBench success-rate table, whose published numbers all come from one protocol, leaves it out).
 """
 
 from __future__ import annotations

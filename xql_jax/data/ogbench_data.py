@@ -43,7 +43,9 @@ MANIPULATION_EPISODES = {
     "puzzle-4x5-play-v0": 3000,
     "puzzle-4x6-play-v0": 5000,
 }
-_SINGLETASK = re.compile(r"^(?P<dataset>[a-z0-9-]+?)-singletask(?:-task(?P<task>[1-9]))?-v0$")
+# OGBench defines five evaluation tasks per environment (task1 .. task5).
+_SINGLETASK = re.compile(r"^(?P<dataset>[a-z0-9-]+?)-singletask(?:-task(?P<task>[0-9]+))?-v0$")
+_TASKS = ("1", "2", "3", "4", "5")
 _DATASET_KINDS = ("play", "noisy", "navigate", "stitch", "explore")
 _RECIPE_SUFFIX = ".recipe.json"
 
@@ -59,6 +61,10 @@ def parse_name(name: str) -> Optional[Tuple[str, str]]:
     if match is None:
         return None
     stem, task = match["dataset"], match["task"]
+    if task is not None and task not in _TASKS:
+        raise DatasetError(
+            f"{name!r}: OGBench environments have tasks task1 .. task5 (or none, for the default task)"
+        )
     env_stem, _, kind = stem.rpartition("-")
     if kind not in _DATASET_KINDS or not env_stem:
         raise DatasetError(
@@ -123,7 +129,11 @@ def make_env(name: str):
     import gymnasium as gym
 
     _ogbench()  # registers the environments
-    return gym.make(parse_name(name)[1])
+    env_id = parse_name(name)[1]
+    try:
+        return gym.make(env_id)
+    except gym.error.Error as e:
+        raise DatasetError(f"{name}: OGBench has no environment {env_id} ({e})") from None
 
 
 def _to_dataset(data: Dict[str, np.ndarray]) -> Dataset:
@@ -262,12 +272,10 @@ def _arrays(episodes) -> Dict[str, np.ndarray]:
     }
 
 
-def _write_npz(path: str, arrays: Dict[str, np.ndarray]) -> str:
-    """``np.savez_compressed`` under a temporary name; returns that name (renamed by the caller)."""
-    partial = f"{path}.{os.getpid()}.partial"
+def _write_npz(partial: str, arrays: Dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` under the temporary name ``partial`` (renamed by the caller)."""
     with open(partial, "wb") as f:
         np.savez_compressed(f, **arrays)
-    return partial
 
 
 def make_manipulation_dataset(
@@ -337,8 +345,10 @@ def make_manipulation_dataset(
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partials = []
     try:
-        partials.append((_write_npz(path, _arrays(episodes[:num_episodes])), path))
-        partials.append((_write_npz(val_file(path), _arrays(episodes[num_episodes:])), val_file(path)))
+        for final, part in ((path, episodes[:num_episodes]), (val_file(path), episodes[num_episodes:])):
+            # Registered before it is written: a write that fails (a full disk) leaves nothing behind.
+            partials.append((f"{final}.{os.getpid()}.partial", final))
+            _write_npz(partials[-1][0], _arrays(part))
         recipe_path = path[: -len(".npz")] + _RECIPE_SUFFIX
         partials.append((f"{recipe_path}.{os.getpid()}.partial", recipe_path))
         with open(partials[-1][0], "w") as f:
