@@ -23,6 +23,9 @@ count of ``--members``, with the learn call of the previous code (on-device sche
 one, and where the step's time goes.
 ``--profile=<dir>`` traces a few calls of shapes (2) and (3) with the JAX profiler into <dir> and
 prints the top operations and the step time split (``xql_jax.profiling``).
+mainjob: the default run's parts (``train_offline.py``: the embedded dataset, one member): data
+loading (generation on first use), transfer to the device, compilation, one 1,000-step chunk
+(``--repeats`` times), one evaluation of 50 episodes with its policy calls and environment steps.
 The last line is one JSON object with every figure.
 """
 
@@ -45,7 +48,7 @@ from xql_jax.online import agent_config_from, make_step_functions
 from xql_jax.runs import stacked_states
 from xql_jax.train import Member, init_member_states, make_train_chunk
 
-PARTS = ("offline", "delayed", "online")
+PARTS = ("offline", "delayed", "online", "mainjob")
 
 flags.DEFINE_integer("num_transitions", 1_000_000, "Dataset size.")
 flags.DEFINE_integer("observation_dim", 17, "halfcheetah: 17.")
@@ -56,15 +59,16 @@ flags.DEFINE_integer("host_steps", 500, "Updates per timed call in shape (1).")
 flags.DEFINE_integer("scan_steps", 1000, "Updates per lax.scan call in shapes (2) and (3).")
 flags.DEFINE_integer("num_seeds", 8, "Vmapped learners in shape (3).")
 flags.DEFINE_integer("repeats", 5, "Timed calls per shape; the median is reported.")
-flags.DEFINE_list("parts", list(PARTS), f"Which parts to run, of {PARTS}.")
+flags.DEFINE_list("parts", list(PARTS[:3]), f"Which parts to run, of {PARTS}.")
 flags.DEFINE_string(
     "profile", None, "Write a JAX profiler trace of shapes (2) and (3) here and summarise it."
 )
 flags.DEFINE_integer("profile_calls", 3, "Traced calls per profiled shape.")
 flags.DEFINE_list("members", ["1", "4"], "Member counts of the delayed and online parts.")
 flags.DEFINE_string("online_env", "cheetah-run", "Environment of the online part.")
-flags.DEFINE_integer("online_steps", 50, "Timed environment steps per online measurement.")
-flags.DEFINE_integer("delayed_updates", 20, "Updates per timed call in the delayed part (even).")
+flags.DEFINE_list("online_variants", ["xsac", "xtd3"], "Online agents of the delayed and online parts.")
+flags.DEFINE_integer("online_steps", 50, "Timed environment steps per online measurement (blocks of 5).")
+flags.DEFINE_integer("delayed_updates", 4, "Updates per timed call in the delayed part (even).")
 FLAGS = flags.FLAGS
 
 
@@ -90,13 +94,18 @@ def median_rate(run, steps_per_call):
     return steps_per_call / float(np.median(times))
 
 
-def timed_calls(run, calls):
-    """Wall seconds of ``calls`` calls of ``run`` after one untimed warm-up call."""
-    run()
-    start = time.perf_counter()
-    for _ in range(calls):
+def interleaved_medians(runs, calls):
+    """Median wall seconds of one call of each of ``runs`` (name -> callable), after one untimed
+    warm-up call each, timed in turn (a, b, c, a, b, c, ...) so a busy machine slows all alike."""
+    for run in runs.values():
         run()
-    return time.perf_counter() - start
+    times = {name: [] for name in runs}
+    for _ in range(calls):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def profile_shape(name, run, steps_per_call, results):
@@ -203,13 +212,14 @@ def delayed_part(results):
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
     updates = FLAGS.delayed_updates
-    for variant, module in (("xsac", sac), ("xtd3", td3)):
+    for variant in FLAGS.online_variants:
+        module = sac if variant in ("xsac", "sac") else td3
         for num_members in [int(m) for m in FLAGS.members]:
             config, every_2nd = online_agent_config(variant)
             every_step = online_agent_config(variant, actor_update_every=1)[1]
             members = [Member(seed) for seed in range(num_members)]
             batches = fake_batches(num_members, updates, config.batch_size, obs_dim, act_dim)
-            costs = {}
+            runs = {}
             for label, agent, static in (
                 ("period2_static", every_2nd, True),
                 ("period1", every_step, True),
@@ -230,7 +240,8 @@ def delayed_part(results):
                     state[0], metrics = step(state[0], batches)
                     jax.block_until_ready(metrics)
 
-                costs[label] = 1000 * timed_calls(run, FLAGS.repeats) / (FLAGS.repeats * updates)
+                runs[label] = run
+            costs = {k: 1000 * v / updates for k, v in interleaved_medians(runs, FLAGS.repeats).items()}
             saving = costs["period2_static"] / costs["period1"]
             print(
                 f"delayed {variant} x{num_members} members: ms per vmapped update: every 2nd step "
@@ -242,80 +253,174 @@ def delayed_part(results):
             results[f"delayed_{variant}_{num_members}"] = {k: round(v, 3) for k, v in costs.items()}
 
 
-def online_rate(variant, num_members, static_schedule):
-    """env-steps/s of the online loop's per-step work, and its split (ms per step)."""
-    config, agent = online_agent_config(variant)
-    module = sac if config.learner == "sac" else td3
-    envs = [make_online_env(FLAGS.online_env, seed=seed) for seed in range(num_members)]
-    obs_dim, act_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
-    members = [Member(seed) for seed in range(num_members)]
-    state = stacked_states(module, members, obs_dim, act_dim, agent)
-    buffer = jax.vmap(lambda _: replay.create(config.replay_capacity, obs_dim, act_dim))(
-        jnp.arange(num_members)
-    )
-    buffer = buffer._replace(size=jnp.full((num_members,), config.batch_size, jnp.int32))
-    fns = make_step_functions(
-        config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
-    )
-    sums = fns["metric_zeros"](state, buffer)
-    observations = np.stack([env.reset(seed=i)[0] for i, env in enumerate(envs)]).astype(np.float32)
-    actions = np.zeros((num_members, act_dim), np.float32)
-    split = {"env": 0.0, "insert": 0.0, "learn": 0.0}
-    learner_steps = 0
+class OnlineStepper:
+    """The online loop's work per environment step (host environment steps, the insert call, the
+    learn call) for ``num_members`` members, timed per part."""
 
-    def env_step(t):
-        nonlocal state, buffer, sums, observations, actions, learner_steps
+    def __init__(self, variant, num_members, static_schedule):
+        config, agent = online_agent_config(variant)
+        module = sac if config.learner == "sac" else td3
+        self.envs = [make_online_env(FLAGS.online_env, seed=seed) for seed in range(num_members)]
+        obs_dim, act_dim = self.envs[0].observation_space.shape[0], self.envs[0].action_space.shape[0]
+        members = [Member(seed) for seed in range(num_members)]
+        self.state = stacked_states(module, members, obs_dim, act_dim, agent)
+        capacity = config.replay_capacity
+        buffer = jax.vmap(lambda _: replay.create(capacity, obs_dim, act_dim))(jnp.arange(num_members))
+        # Sampling reads only the filled rows: pretend a batch's worth is there.
+        self.buffer = buffer._replace(size=jnp.full((num_members,), config.batch_size, jnp.int32))
+        self.fns = make_step_functions(
+            config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
+        )
+        self.updates_per_step = config.updates_per_step
+        self.sums = self.fns["metric_zeros"](self.state, self.buffer)
+        self.observations = np.stack([env.reset(seed=i)[0] for i, env in enumerate(self.envs)])
+        self.actions = np.zeros((num_members, act_dim), np.float32)
+        self.learner_steps = 0
+        self.seconds = {"env": 0.0, "insert": 0.0, "learn": 0.0}
+        self.steps = 0
+
+    def step(self):
         start = time.perf_counter()
-        next_observations = np.empty_like(observations)
+        num_members = len(self.envs)
+        next_observations = np.empty_like(self.observations)
         rewards, masks = np.empty(num_members, np.float32), np.ones(num_members, np.float32)
-        for i, env in enumerate(envs):
-            obs, rewards[i], terminated, truncated, _ = env.step(actions[i])
-            next_observations[i] = obs
+        after = np.empty_like(self.observations)
+        for i, env in enumerate(self.envs):
+            obs, rewards[i], terminated, truncated, _ = env.step(self.actions[i])
+            next_observations[i] = after[i] = obs
             if terminated or truncated:
-                obs = env.reset()[0]
-        row = replay.pack(observations, actions, rewards, masks, next_observations)
+                after[i] = env.reset()[0]
+        row = replay.pack(self.observations, self.actions, rewards, masks, next_observations)
         after_env = time.perf_counter()
-        buffer = jax.block_until_ready(fns["insert"](buffer, row))
+        # Waited for here only to time it apart; the loop lets the learn call wait for it.
+        self.buffer = jax.block_until_ready(self.fns["insert"](self.buffer, row))
         after_insert = time.perf_counter()
-        phase = learner_steps % fns["period"]
-        state, new_actions, sums = fns["learn"](state, buffer, next_observations, sums, phase)
-        actions = np.clip(np.nan_to_num(np.asarray(new_actions)), -1.0, 1.0)
-        learner_steps += config.updates_per_step
-        observations = next_observations
+        phase = self.learner_steps % self.fns["period"]
+        self.state, actions, self.sums = self.fns["learn"](self.state, self.buffer, after, self.sums, phase)
+        self.actions = np.clip(np.nan_to_num(np.asarray(actions)), -1.0, 1.0)
+        self.learner_steps += self.updates_per_step
+        self.observations = after
         end = time.perf_counter()
-        if t >= 0:
-            split["env"] += after_env - start
-            split["insert"] += after_insert - after_env
-            split["learn"] += end - after_insert
+        self.seconds["env"] += after_env - start
+        self.seconds["insert"] += after_insert - after_env
+        self.seconds["learn"] += end - after_insert
+        self.steps += 1
 
-    for t in range(-4, 0):  # compiles both phases
-        env_step(t)
-    start = time.perf_counter()
-    for t in range(FLAGS.online_steps):
-        env_step(t)
-    wall = time.perf_counter() - start
-    for env in envs:
-        env.close()
-    return FLAGS.online_steps / wall, {k: 1000 * v / FLAGS.online_steps for k, v in split.items()}
+    def reset_timers(self):
+        self.seconds = dict.fromkeys(self.seconds, 0.0)
+        self.steps = 0
+
+    def rate(self):
+        return self.steps / sum(self.seconds.values()), {
+            k: 1000 * v / self.steps for k, v in self.seconds.items()
+        }
+
+    def close(self):
+        for env in self.envs:
+            env.close()
 
 
 def online_part(results):
-    for variant in ("xsac", "xtd3"):
+    """Previous code's learn (on-device schedule) and this one's, in alternating blocks of steps."""
+    block = 5
+    for variant in FLAGS.online_variants:
         for num_members in [int(m) for m in FLAGS.members]:
-            before, before_split = online_rate(variant, num_members, static_schedule=False)
-            after, after_split = online_rate(variant, num_members, static_schedule=True)
-            split = ", ".join(f"{k} {v:.2f}" for k, v in after_split.items())
+            steppers = {
+                "previous": OnlineStepper(variant, num_members, static_schedule=False),
+                "static": OnlineStepper(variant, num_members, static_schedule=True),
+            }
+            for stepper in steppers.values():
+                for _ in range(4):  # compiles both phases
+                    stepper.step()
+                stepper.reset_timers()
+            for _ in range(max(FLAGS.online_steps // block, 1)):
+                for stepper in steppers.values():
+                    for _ in range(block):
+                        stepper.step()
+            (before, _), (after, split) = steppers["previous"].rate(), steppers["static"].rate()
+            for stepper in steppers.values():
+                stepper.close()
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in split.items())
             print(
-                f"online {variant} x{num_members} members on {FLAGS.online_env}: {after:.1f} env-steps/s "
-                f"(previous code's schedule {before:.1f}; ratio {after / before:.3f}); ms per step: {split}",
+                f"online {variant} x{num_members} members on {FLAGS.online_env}: {after:.2f} env-steps/s "
+                f"(previous code's schedule {before:.2f}; ratio {after / before:.3f}); ms per step: {parts}",
                 flush=True,
             )
             results[f"online_{variant}_{num_members}"] = {
-                "env_steps_per_s": round(after, 2),
-                "previous_env_steps_per_s": round(before, 2),
-                "ms_per_step": {k: round(v, 3) for k, v in after_split.items()},
-                "previous_ms_per_step": {k: round(v, 3) for k, v in before_split.items()},
+                "env_steps_per_s": round(after, 3),
+                "previous_env_steps_per_s": round(before, 3),
+                "ms_per_step": {k: round(v, 3) for k, v in split.items()},
             }
+
+
+def mainjob_part(results):
+    """Seconds of each part of the default offline run, with the loop's own functions."""
+    from xql_jax import train
+    from xql_jax.configs import maze
+    from xql_jax.evaluation import evaluate
+    from xql_jax.runs import make_members, to_host
+
+    config = maze.get_config()
+    start = time.perf_counter()
+    data = train.load_offline_data(config, "pointmaze-umaze-v0", None, None, log=lambda _: None)
+    load = time.perf_counter() - start
+    learner_config = train.learner_config_from(config)
+    dataset = data.dataset
+    members = make_members([0], None, xql.SWEEPABLE)
+    state = train.init_member_states(members, dataset.observation_dim, dataset.action_dim, learner_config)
+    start = time.perf_counter()
+    device_data = jax.block_until_ready(train.to_device(dataset))
+    transfer = time.perf_counter() - start
+    chunk = train.make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
+    start = time.perf_counter()
+    compiled = chunk.lower(state, device_data).compile()
+    compile_seconds = time.perf_counter() - start
+    chunk_seconds = []
+    for _ in range(FLAGS.repeats):
+        start = time.perf_counter()
+        state, metrics = compiled(state, device_data)
+        to_host(metrics)
+        chunk_seconds.append(time.perf_counter() - start)
+    actor_def = xql.networks(learner_config, dataset.action_dim)[0]
+    act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
+    envs = [[data.source.make_env() for _ in range(min(config.eval_episodes, config.eval_envs))]]
+    params = to_host(state.actor.params)
+    policy = {"calls": 0, "seconds": 0.0}
+
+    def timed_act(obs):
+        begin = time.perf_counter()
+        actions = np.nan_to_num(np.asarray(act(params, obs)))
+        policy["seconds"] += time.perf_counter() - begin
+        policy["calls"] += 1
+        return actions
+
+    evaluate(timed_act, envs, config.eval_episodes, 0)  # compiles the policy
+    policy.update(calls=0, seconds=0.0)
+    start = time.perf_counter()
+    evaluate(timed_act, envs, config.eval_episodes, 1_000_000)
+    evaluation = time.perf_counter() - start
+    for env in envs[0]:
+        env.close()
+    chunk = float(np.median(chunk_seconds))
+    evaluations = config.max_steps // config.eval_interval
+    chunks = config.max_steps // config.log_interval
+    print(
+        f"main job parts: data {load:.1f} s, to device {transfer:.2f} s, compile {compile_seconds:.1f} s, "
+        f"chunk of {config.log_interval} updates {chunk:.2f} s (all {[round(c, 2) for c in chunk_seconds]}), "
+        f"evaluation {evaluation:.2f} s ({policy['calls']} policy calls, {policy['seconds']:.2f} s); "
+        f"so {chunks} chunks {chunks * chunk:.0f} s + {evaluations} evaluations "
+        f"{evaluations * evaluation:.0f} s",
+        flush=True,
+    )
+    results["mainjob"] = {
+        "data_s": round(load, 2),
+        "to_device_s": round(transfer, 3),
+        "compile_s": round(compile_seconds, 2),
+        "chunk_s": round(chunk, 3),
+        "evaluation_s": round(evaluation, 3),
+        "policy_calls": policy["calls"],
+        "policy_s": round(policy["seconds"], 3),
+    }
 
 
 def main(_):
@@ -332,6 +437,8 @@ def main(_):
         delayed_part(results)
     if "online" in FLAGS.parts:
         online_part(results)
+    if "mainjob" in FLAGS.parts:
+        mainjob_part(results)
     print(json.dumps(results))
 
 
