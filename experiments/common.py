@@ -13,6 +13,7 @@ from ml_collections import config_flags
 
 import xql_jax.configs
 from xql_jax import checks, multihost
+from xql_jax import workdir as files
 from xql_jax.data import DatasetError
 from xql_jax.data.sources import ACCEPTED_NAMES
 from xql_jax.runs import TrainingDiverged, parse_sweep
@@ -181,7 +182,7 @@ def outputs_from_flags(workdir: str):
         return None
     import importlib.util
 
-    from xql_jax.loop import wandb_outputs
+    from xql_jax.outputs import wandb_outputs
 
     if importlib.util.find_spec("wandb") is None:
         sys.exit("error: --wandb_project needs wandb, which is not installed: pip install -e '.[wandb]'")
@@ -280,7 +281,7 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
                 **member_flags(workdir),
             )
         except TrainingDiverged as e:
-            summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")
+            summary_path = os.path.join(os.path.expanduser(workdir), files.SUMMARY)
             if not keep_going or not os.path.exists(summary_path):
                 raise
             import jax

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 from tests.test_launcher import run
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
-from xql_jax.logger import RunLogger
+from xql_jax.outputs import RunLogger
 from xql_jax.runs import Member
 from xql_jax.train import init_member_states
 
@@ -159,10 +159,10 @@ def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_pa
 def test_tensorboard_rows_are_on_disk_when_logged_even_if_the_process_is_killed_next(tmp_path):
     """tensorboardX queued events for a thread that a kill soon after a checkpoint never drained; the
     resume then purged everything after the checkpoint, so those rows were lost for good."""
-    from xql_jax.logger import read_tensorboard_scalars
+    from xql_jax.outputs import read_tensorboard_scalars
 
     code = (
-        "import os, sys; from xql_jax.logger import RunLogger\n"
+        "import os, sys; from xql_jax.outputs import RunLogger\n"
         "logger = RunLogger(sys.argv[1])\n"
         "for step in range(1, 51): logger.log_train(step, {'loss': float(step)})\n"
         "os._exit(0)  # killed: nothing is closed\n"
@@ -189,7 +189,8 @@ def test_a_cut_that_leaves_no_evaluation_keeps_eval_csv_readable(tmp_path):
 def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path):
     import pytest
 
-    from xql_jax.runs import MemberRecords, TrainingDiverged, member_dirs
+    from xql_jax.runs import MemberRecords, TrainingDiverged
+    from xql_jax.workdir import member_dirs, write_summaries
 
     members = [Member(0), Member(1)]
     outputs = [[RunLogger(d, tensorboard=False)] for d in member_dirs(str(tmp_path), members)]
@@ -202,7 +203,7 @@ def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path
     )
     assert records.diverged == {1: "training diverged at step 200: 5 parameter values are not finite"}
     records.log_eval(200, np.array([[1.0, 3.0], [np.nan, np.nan]]), None)
-    summary = records.write_summaries(200, "return_mean", {"env_name": "x"}, {"beta": 2.0})
+    summary = write_summaries(records, 200, "return_mean", {"env_name": "x"}, {"beta": 2.0})
     assert summary["diverged"] == {"seed1": records.diverged[1]}
     assert summary["groups"]["all"]["last"] == {"mean": 2.0, "std": 0.0, "n": 1}
     assert "nonfinite_params" not in json.loads(open(tmp_path / "seed0" / "metrics.jsonl").readline())

@@ -163,7 +163,7 @@ def test_importing_the_package_and_tracking_leaves_wandb_unimported():
 
 
 def test_a_run_with_wandb_logs_every_members_rows(offline_wandb, small_maze_file, tiny_offline_config, quiet):
-    from xql_jax.loop import wandb_outputs
+    from xql_jax.outputs import wandb_outputs
     from xql_jax.train import train_offline
 
     workdir = str(offline_wandb / "run")

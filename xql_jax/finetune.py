@@ -18,10 +18,11 @@ import ml_collections
 from xql_jax.checks import check_offline_config, check_online_config
 from xql_jax.data import replay
 from xql_jax.envs import unit_actions
-from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
 from xql_jax.multihost import agree_on_run
 from xql_jax.online import run_online
+from xql_jax.outputs import OutputFactory
 from xql_jax.train import learner_steps, run_offline
+from xql_jax.workdir import CHECKPOINTS, lock_workdir, prepare_workdir, unlock_workdir
 
 
 def online_config_from(config: ml_collections.ConfigDict, dataset_size: int) -> ml_collections.ConfigDict:
@@ -96,7 +97,7 @@ def _finetune(
         log=log,
         num_seeds=num_seeds,
         shard=shard,
-        checkpoint_name="checkpoints/offline",
+        checkpoint_name=f"{CHECKPOINTS}/offline",
         outputs=outputs,
     )
     online_config = online_config_from(config, len(offline.dataset))
@@ -119,7 +120,7 @@ def _finetune(
         step_offset=config.max_steps,
         info={"offline": offline.summary, "offline_steps": config.max_steps},
         config_json=offline.config_json,
-        checkpoint_name="checkpoints/online",
+        checkpoint_name=f"{CHECKPOINTS}/online",
         make_env=lambda seed=None: unit_actions(offline.source.make_env(seed), env_name),
         outputs=outputs,
     )

@@ -26,17 +26,18 @@ from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.evaluation import evaluate, evaluation_seed
-from xql_jax.loop import OutputFactory, RunSession
+from xql_jax.loop import RunSession
+from xql_jax.outputs import OutputFactory
 from xql_jax.runs import (
     Member,
     MemberLayout,
-    config_with_identity,
     count_nonfinite,
     make_members,
     member_mesh,
     stacked_states,
     to_host,
 )
+from xql_jax.workdir import CHECKPOINTS, config_with_identity
 
 
 def algorithm_name(learner: str, agent_config) -> str:
@@ -219,7 +220,7 @@ def run_online(
     step_offset: int = 0,
     info: Optional[Dict] = None,
     config_json: Optional[str] = None,
-    checkpoint_name: str = "checkpoints",
+    checkpoint_name: str = CHECKPOINTS,
     make_env: Optional[Callable[..., Any]] = None,
     outputs: Optional[OutputFactory] = None,
 ) -> Dict:
@@ -439,7 +440,7 @@ def _interact(
                 errors = to_host(
                     fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
                 )
-                session.records.save_array(f"bellman_errors/step_{step:09d}.npy", errors)
+                session.save_member_arrays(f"bellman_errors/step_{step:09d}.npy", errors)
             if session.checkpoint_due(step):
                 session.checkpoint(step, (state, buffer))
     finally:

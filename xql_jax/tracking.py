@@ -19,6 +19,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from xql_jax.workdir import atomic_write
+
 RUN_ID_FILE = "wandb_run_id"
 
 
@@ -42,14 +44,13 @@ def run_id_for(directory: str, resume: bool) -> str:
             return stored
     run_id = uuid.uuid4().hex[:16]
     os.makedirs(directory, exist_ok=True)
-    with open(path + ".tmp", "w") as f:
+    with atomic_write(path) as f:
         f.write(run_id + "\n")
-    os.replace(path + ".tmp", path)
     return run_id
 
 
 class WandbLogger:
-    """One member's wandb run; ``log_train`` / ``log_eval`` / ``close`` as ``xql_jax.logger.RunLogger``.
+    """One member's wandb run; ``log_train`` / ``log_eval`` / ``close`` as ``xql_jax.outputs.RunLogger``.
 
     ``directory`` is the member directory (wandb writes under ``directory/wandb``); ``group`` ties
     the members of one workdir or sweep together; ``config`` (a plain dict, e.g. the run's

@@ -27,12 +27,12 @@ from xql_jax.data import (
     to_device,
 )
 from xql_jax.evaluation import evaluation_seed, rollouts
-from xql_jax.loop import OutputFactory, RunSession
+from xql_jax.loop import RunSession
+from xql_jax.outputs import OutputFactory
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
     TrainingDiverged,
-    config_with_identity,
     count_nonfinite,
     make_members,
     member_mesh,
@@ -40,6 +40,7 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     stacked_states,
     to_host,
 )
+from xql_jax.workdir import CHECKPOINTS, config_with_identity
 
 
 def train_chunk_fn(config: xql.XQLConfig, batch_size: int, num_steps: int):
@@ -189,7 +190,7 @@ def run_offline(
     num_seeds: int = 1,
     sweep: Optional[Dict[str, Sequence[float]]] = None,
     shard: Optional[bool] = None,
-    checkpoint_name: str = "checkpoints",
+    checkpoint_name: str = CHECKPOINTS,
     outputs: Optional[OutputFactory] = None,
 ) -> "OfflineRun":
     """``train_offline`` that also returns what fine-tuning continues from: states, data, members.
