@@ -257,7 +257,7 @@ def online_rate(variant, num_members, static_schedule):
     fns = make_step_functions(
         config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
     )
-    sums = fns["metric_zeros"](state, buffer)
+    sums = fns.metric_zeros(state, buffer)
     observations = np.stack([env.reset(seed=i)[0] for i, env in enumerate(envs)]).astype(np.float32)
     actions = np.zeros((num_members, act_dim), np.float32)
     split = {"env": 0.0, "insert": 0.0, "learn": 0.0}
@@ -275,10 +275,10 @@ def online_rate(variant, num_members, static_schedule):
                 obs = env.reset()[0]
         row = replay.pack(observations, actions, rewards, masks, next_observations)
         after_env = time.perf_counter()
-        buffer = jax.block_until_ready(fns["insert"](buffer, row))
+        buffer = jax.block_until_ready(fns.insert(buffer, row))
         after_insert = time.perf_counter()
-        phase = learner_steps % fns["period"]
-        state, new_actions, sums = fns["learn"](state, buffer, next_observations, sums, phase)
+        phase = learner_steps % fns.period
+        state, new_actions, sums = fns.learn(state, buffer, next_observations, sums, phase)
         actions = np.clip(np.nan_to_num(np.asarray(new_actions)), -1.0, 1.0)
         learner_steps += config.updates_per_step
         observations = next_observations

@@ -143,10 +143,9 @@ def test_config_rejects_unknown_and_invalid_fields():
 def test_policy_actions_are_deterministic_and_bounded():
     config = tiny(actor_dropout_rate=0.5)
     state = xql.create_state(jax.random.PRNGKey(5), OBS_DIM, ACT_DIM, config)
-    actor_def = xql.networks(config, ACT_DIM)[0]
     obs = jnp.ones((4, OBS_DIM)) * 100.0
-    a1 = xql.policy_actions(actor_def, state.actor.params, obs)
-    a2 = xql.policy_actions(actor_def, state.actor.params, obs)
+    a1 = xql.eval_actions(state, obs, config)
+    a2 = xql.eval_actions(state, obs, config)
     np.testing.assert_array_equal(a1, a2)  # dropout is off at evaluation
     assert a1.shape == (4, ACT_DIM) and np.all(np.abs(a1) <= 1.0)
 

@@ -182,7 +182,7 @@ def test_fine_tuning_batches_take_their_online_fraction_from_collected_rows():
         lambda x: jnp.asarray(x)[None], module.create_state(jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, config)
     )
     fns = make_step_functions("td3", config, 200, 2, online_fraction=0.5, offline_rows=4)
-    _, batches = fns["sample"](states, jax.tree_util.tree_map(lambda x: x[None], buffer))
+    _, batches = fns.sample(states, jax.tree_util.tree_map(lambda x: x[None], buffer))
     assert batches["rewards"].shape == (1, 2, 200) and int(np.sum(np.asarray(batches["rewards"]) >= 4)) == 200
 
 

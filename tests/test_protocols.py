@@ -153,7 +153,7 @@ def test_online_default_is_the_official_run_length():
 def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_protocol(
     tmp_path, small_maze_file, tiny_offline_config, quiet, monkeypatch
 ):
-    from xql_jax import evaluation, train
+    from xql_jax import evaluation, loop, train
 
     seeds = []
 
@@ -161,7 +161,7 @@ def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_proto
         seeds.append(seed)
         return evaluation.rollouts(act, envs, num_episodes, seed)
 
-    monkeypatch.setattr(train, "rollouts", recording_rollouts)
+    monkeypatch.setattr(loop, "rollouts", recording_rollouts)
     config = tiny_offline_config
     config.eval_interval = 20  # two evaluations: steps 20 and 40
     summary = train.train_offline(

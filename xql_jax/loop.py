@@ -25,14 +25,58 @@ import os
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import jax
+import numpy as np
 import tqdm
 
 from xql_jax import workdir as files
 from xql_jax.checkpoints import Checkpointer
+from xql_jax.evaluation import evaluation_seed, rollouts
 from xql_jax.multihost import agree_on_run
 from xql_jax.outputs import OutputFactory, close_all, default_outputs
-from xql_jax.runs import Member, MemberRecords, TrainingDiverged
+from xql_jax.runs import Member, MemberRecords, TrainingDiverged, to_host
 from xql_jax.workdir import check_same_run, lock_workdir, member_dirs, prepare_workdir, unlock_workdir
+
+
+class Evaluator:
+    """Evaluation, the same in both loops: every member's deterministic policy on its own
+    environments (process 0 only), from start states every member shares at a step, logged.
+
+    ``act(state, observations[members, envs, obs_dim])`` is the learner's ``eval_actions`` vmapped
+    over members. The environments are built once (none when the phase is already done) and closed
+    with the session.
+    """
+
+    def __init__(self, session: "RunSession", make_env, act, config, references, metric: str):
+        self._session, self._act = session, act
+        self._episodes, self._references, self._metric = config.eval_episodes, references, metric
+        per_member = min(config.eval_episodes, config.eval_envs)
+        self.envs = (
+            [[make_env() for _ in range(per_member)] for _ in session.members]
+            if session.is_writer and not session.done
+            else []
+        )
+        # With the step, the start states every member shares: one stream per run, from its first seed.
+        self._seed = 1_000_000 * (session.members[0].seed + 1)
+
+    def __call__(self, step: int, state: Any) -> None:
+        """Evaluate and log at ``step``; a collective across processes (process 0 gathers)."""
+        state = to_host(state) if jax.process_count() > 1 else state
+        if not self._session.is_writer:
+            return
+        returns, successes = rollouts(
+            lambda obs: np.nan_to_num(np.asarray(self._act(state, obs.astype(np.float32)))),
+            self.envs,
+            self._episodes,
+            evaluation_seed(self._seed, step),
+        )
+        successes = successes if self._metric == "success_rate" else None
+        self._session.log_eval(step, returns, self._references, self._metric, successes)
+
+    def close(self) -> None:
+        envs, self.envs = self.envs, []
+        for member_envs in envs:
+            for env in member_envs:
+                env.close()
 
 
 class RunSession:
@@ -89,6 +133,7 @@ class RunSession:
         self.bar = None
         self.step = first_step
         self._summary_args: Optional[Tuple[str, Mapping, Mapping]] = None
+        self.evaluator: Optional[Evaluator] = None
         self._closed = False
 
     @classmethod
@@ -158,6 +203,11 @@ class RunSession:
                     "would drop that phase's rows. Restore the checkpoint (a <step>.damaged folder) or "
                     "use a new --workdir"
                 )
+
+    def evaluation(self, make_env, act, config, references, metric: str) -> Evaluator:
+        """The phase's ``Evaluator`` (its environments are closed with the session)."""
+        self.evaluator = Evaluator(self, make_env, act, config, references, metric)
+        return self.evaluator
 
     def summary_on_exit(self, metric: str, info: Mapping, hyperparams: Mapping) -> None:
         """What ``finish`` (or a divergence) writes into summary.json besides the evaluations."""
@@ -229,6 +279,8 @@ class RunSession:
             outputs, self.records.outputs = self.records.outputs, [[] for _ in self.members]
             for member_outputs in outputs:
                 close_all(member_outputs)
+        if self.evaluator is not None:
+            self.evaluator.close()
 
     def _close(self) -> None:
         if self._closed:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +25,6 @@ from xql_jax import agents, analysis, checks, protocols
 from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
-from xql_jax.evaluation import evaluate, evaluation_seed
 from xql_jax.loop import RunSession
 from xql_jax.outputs import OutputFactory
 from xql_jax.runs import (
@@ -79,6 +78,20 @@ def averaged_metrics(sums: Dict, learn_calls: int, delayed: Sequence[str] = ()) 
     return means
 
 
+class StepFunctions(NamedTuple):
+    """The online loop's jitted, member-vmapped functions (``make_step_functions`` says what each does)."""
+
+    insert: Callable
+    learn: Callable
+    period: int
+    explore: Callable
+    act: Callable
+    bellman_errors: Callable
+    metric_zeros: Callable
+    sample: Callable
+    count_nonfinite: Callable
+
+
 def make_step_functions(
     learner: str,
     agent_config,
@@ -87,7 +100,7 @@ def make_step_functions(
     online_fraction: float = 0.0,
     offline_rows: int = 0,
     static_schedule: bool = True,
-):
+) -> StepFunctions:
     """Jitted, member-vmapped (insert, learn, explore, act) for the loop.
 
     - insert(buffer, row) -> buffer                          (row: ``replay.pack`` of the transitions)
@@ -136,7 +149,7 @@ def make_step_functions(
         shapes = jax.eval_shape(jax.vmap(one), state, buffer)
         return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    return dict(
+    return StepFunctions(
         # The transition is written by its own call, with the buffer donated, and learning only reads
         # the buffer. Written and read in one call, XLA copied whole buffer fields to write one row
         # in place (68 MB per step at 1M capacity on cheetah-run: 30 ms on a CPU).
@@ -332,7 +345,7 @@ def _warmup_actions(members: Sequence[Member], t: int, action_dim: int) -> np.nd
 def _interact(
     config,
     session: RunSession,
-    fns: Dict,
+    fns: StepFunctions,
     module,
     layout: MemberLayout,
     members: Sequence[Member],
@@ -349,13 +362,8 @@ def _interact(
     state, buffer = state_and_buffer
     local_members = [members[i] for i in layout.local_indices]
     envs = [make_env(seed=m.seed) for m in local_members]
-    eval_envs = (
-        [[make_env() for _ in range(min(config.eval_episodes, config.eval_envs))] for _ in members]
-        if session.is_writer
-        else []
-    )
-    eval_seed = 1_000_000 * (members[0].seed + 1)
-    sums = fns["metric_zeros"](state, buffer)
+    evaluate = session.evaluation(make_env, fns.act, config, references, metric)
+    sums = fns.metric_zeros(state, buffer)
     first_t = session.step - step_offset
     # A resumed run starts new episodes, seeded by the step, so it is reproducible but not identical
     # to an uninterrupted run (simulator states are not checkpointed).
@@ -366,7 +374,7 @@ def _interact(
     if first_t < config.start_steps:
         actions = _warmup_actions(local_members, first_t + 1, action_dim)
     else:
-        state, actions = fns["explore"](state, layout.to_global(observations))
+        state, actions = fns.explore(state, layout.to_global(observations))
         actions = layout.to_local(actions)
     scale, shift = reward_transform
     episode_returns = np.zeros(len(local_members))
@@ -394,12 +402,12 @@ def _interact(
                     episode_returns[i] = 0.0
                     after[i] = env.reset()[0]
             row = replay.pack(observations, actions, rewards * scale + shift, masks, next_observations)
-            buffer = fns["insert"](buffer, layout.to_global(row))
+            buffer = fns.insert(buffer, layout.to_global(row))
             if t < config.start_steps:
                 actions = _warmup_actions(local_members, t + 1, action_dim)
             else:
-                phase = learner_steps % fns["period"]
-                state, actions, sums = fns["learn"](state, buffer, layout.to_global(after), sums, phase)
+                phase = learner_steps % fns.period
+                state, actions, sums = fns.learn(state, buffer, layout.to_global(after), sums, phase)
                 learner_steps += config.updates_per_step
                 actions = layout.to_local(actions)
                 learn_calls += 1
@@ -411,7 +419,7 @@ def _interact(
                 if learn_calls:
                     delayed = getattr(module, "DELAYED_METRICS", ())
                     metrics = averaged_metrics(to_host(sums), learn_calls, delayed)
-                    metrics["nonfinite_params"] = to_host(fns["count_nonfinite"](state))
+                    metrics["nonfinite_params"] = to_host(fns.count_nonfinite(state))
                     sums, learn_calls = jax.tree_util.tree_map(jnp.zeros_like, sums), 0
                 local_returns = np.array([np.mean(f) if f else np.nan for f in finished], np.float64)
                 extra = {
@@ -425,25 +433,15 @@ def _interact(
             session.advance(1, step)
             if session.eval_due(step):
                 # Process 0 evaluates every member with the gathered parameters; the others go on.
-                eval_state = to_host(state) if jax.process_count() > 1 else state
-                if session.is_writer:
-                    returns = evaluate(
-                        lambda obs, s=eval_state: np.nan_to_num(
-                            np.asarray(fns["act"](s, obs.astype(np.float32)))
-                        ),
-                        eval_envs,
-                        config.eval_episodes,
-                        evaluation_seed(eval_seed, step),
-                    )
-                    session.log_eval(step, returns, references, metric)
+                evaluate(step, state)
             if config.bellman_error_interval and t % config.bellman_error_interval == 0 and learn_calls_total:
                 errors = to_host(
-                    fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
+                    fns.bellman_errors(state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
                 )
                 session.save_member_arrays(f"bellman_errors/step_{step:09d}.npy", errors)
             if session.checkpoint_due(step):
                 session.checkpoint(step, (state, buffer))
     finally:
-        for env in envs + [e for row in eval_envs for e in row]:
+        for env in envs:
             env.close()
     return state, buffer

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import checks, d4rl_envs, protocols
+from xql_jax import agents, checks, d4rl_envs, protocols
 from xql_jax.agents import xql
 from xql_jax.data import (
     Dataset,
@@ -26,7 +26,6 @@ from xql_jax.data import (
     sources,
     to_device,
 )
-from xql_jax.evaluation import evaluation_seed, rollouts
 from xql_jax.loop import RunSession
 from xql_jax.outputs import OutputFactory
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
@@ -212,9 +211,6 @@ def run_offline(
     identity = {**offline_data.identity, "env_name": env_name, "members": [m.name for m in members]}
     config_json = config_with_identity(config, identity)
 
-    # Process 0 evaluates and writes; other processes of a multi-host run only train.
-    is_writer = jax.process_index() == 0
-    envs_per_member = min(config.eval_episodes, config.eval_envs)
     metric = offline_data.source.metric or ("normalized_score" if references is not None else "return_mean")
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
@@ -245,41 +241,23 @@ def run_offline(
         }
         hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
         session.summary_on_exit(metric, info, hyperparams)
-        envs = (
-            [[offline_data.source.make_env() for _ in range(envs_per_member)] for _ in members]
-            if is_writer and not session.done
-            else []
-        )
+        # Process 0 evaluates (with every member's parameters) and writes; the others only train.
+        module = agents.get("xql").module
+        act = jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, learner_config)))
+        evaluate = session.evaluation(offline_data.source.make_env, act, config, references, metric)
         train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
-        actor_def = xql.networks(learner_config, dataset.action_dim)[0]
-        act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
-        eval_seed = 1_000_000 * (seed + 1)  # with the step, the start states every member shares
 
         step, first_step, started = session.step, session.step, time.time()
-        try:
-            while step < config.max_steps:
-                state, metrics = train_chunk(state, data)
-                step += config.log_interval
-                metrics = to_host(metrics)
-                speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
-                session.log_train(step, metrics, speed, advance=config.log_interval)
-                if session.eval_due(step):
-                    actor_params = to_host(state.actor.params)  # a collective: every process takes part
-                    if is_writer:
-                        returns, successes = rollouts(
-                            lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
-                            envs,
-                            config.eval_episodes,
-                            evaluation_seed(eval_seed, step),
-                        )
-                        successes = successes if metric == "success_rate" else None
-                        session.log_eval(step, returns, references, metric, successes)
-                if session.checkpoint_due(step):
-                    session.checkpoint(step, state)
-        finally:
-            for member_envs in envs:
-                for env in member_envs:
-                    env.close()
+        while step < config.max_steps:
+            state, metrics = train_chunk(state, data)
+            step += config.log_interval
+            metrics = to_host(metrics)
+            speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
+            session.log_train(step, metrics, speed, advance=config.log_interval)
+            if session.eval_due(step):
+                evaluate(step, state)  # a collective: every process takes part
+            if session.checkpoint_due(step):
+                session.checkpoint(step, state)
         summary = session.finish()
     return OfflineRun(
         summary, state, members, dataset, references, transform, config_json, offline_data.source
