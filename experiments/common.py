@@ -16,7 +16,7 @@ from xql_jax import checks, multihost
 from xql_jax import workdir as files
 from xql_jax.data import DatasetError
 from xql_jax.data.sources import ACCEPTED_NAMES
-from xql_jax.runs import TrainingDiverged, parse_sweep
+from xql_jax.runs import RunSpec, TrainingDiverged, Watch, parse_sweep
 
 # The config files ship inside the package, so the defaults resolve in any install and directory.
 CONFIG_DIR = os.path.dirname(os.path.abspath(xql_jax.configs.__file__))
@@ -204,16 +204,24 @@ def sweep_from_flags():
         sys.exit(f"error: {e}")
 
 
-def member_flags(workdir: str) -> dict:
-    """The keyword arguments every training loop takes from the shared flags: seeds, devices,
-    progress bar and outputs (wandb with --wandb_project)."""
-    return dict(
+def spec_from_flags(sweep=None) -> RunSpec:
+    """What the run is, from the flags: --env_name, its seeds, ``sweep``, and (offline launchers)
+    --dataset_path and --data_dir."""
+    data = "dataset_path" in FLAGS
+    return RunSpec(
+        FLAGS.env_name,
+        dataset_path=FLAGS.dataset_path if data else None,
+        data_dir=FLAGS.data_dir if data else None,
         seed=FLAGS.seed,
         num_seeds=FLAGS.num_seeds,
-        shard=shard_flag(),
-        progress=FLAGS.progress,
-        outputs=outputs_from_flags(workdir),
+        sweep=sweep,
     )
+
+
+def watch_from_flags(workdir: str) -> Watch:
+    """How the run is watched, from the flags: ``workdir``, progress bar, outputs (wandb with
+    --wandb_project) and devices."""
+    return Watch(workdir, progress=FLAGS.progress, outputs=outputs_from_flags(workdir), shard=shard_flag())
 
 
 def shard_flag():
@@ -271,15 +279,7 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
     with exit_on_errors(context, workdir):
         fetch_from_flags()
         try:
-            return train_offline(
-                config,
-                workdir,
-                FLAGS.env_name,
-                dataset_path=FLAGS.dataset_path,
-                data_dir=FLAGS.data_dir,
-                sweep=sweep,
-                **member_flags(workdir),
-            )
+            return train_offline(config, spec_from_flags(sweep), watch_from_flags(workdir))
         except TrainingDiverged as e:
             summary_path = os.path.join(os.path.expanduser(workdir), files.SUMMARY)
             if not keep_going or not os.path.exists(summary_path):

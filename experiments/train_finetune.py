@@ -15,9 +15,10 @@ from common import (
     exit_on_errors,
     fetch_from_flags,
     join_processes,
-    member_flags,
     parse_flags,
     print_final,
+    spec_from_flags,
+    watch_from_flags,
 )
 
 FLAGS = flags.FLAGS
@@ -43,14 +44,7 @@ def main(argv):
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, name)
     with exit_on_errors(workdir=workdir):
         fetch_from_flags()
-        summary = train_finetune(
-            config,
-            workdir,
-            FLAGS.env_name,
-            dataset_path=FLAGS.dataset_path,
-            data_dir=FLAGS.data_dir,
-            **member_flags(workdir),
-        )
+        summary = train_finetune(config, spec_from_flags(), watch_from_flags(workdir))
     if summary:
         print("offline phase:")
         print_final(summary["offline"], FLAGS.env_name, algo, FLAGS.seed)

@@ -16,7 +16,7 @@ from tests.test_launcher import run
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.outputs import RunLogger
-from xql_jax.runs import Member
+from xql_jax.runs import Member, RunSpec, Watch
 from xql_jax.train import init_member_states
 
 ARGS = [
@@ -132,15 +132,15 @@ def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_r
 
     lines = []
     args = dict(dataset_path=small_maze_file, progress=False, log=lines.append)
-    train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+    train_offline(tiny_offline_config, RunSpec("pointmaze-umaze-v0"), Watch(str(tmp_path), **args))
     before = open(tmp_path / "metrics.jsonl").read()
     lines.clear()
-    summary = train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+    summary = train_offline(tiny_offline_config, RunSpec("pointmaze-umaze-v0"), Watch(str(tmp_path), **args))
     assert any("resuming from the checkpoint at step 40" in line for line in lines) and summary["steps"] == 40
     assert open(tmp_path / "metrics.jsonl").read() == before  # nothing retrained, nothing duplicated
     tiny_offline_config.agent.beta = 5.0
     with pytest.raises(ValueError, match=r"holds another run \(agent\.beta: 2\.0 -> 5\.0\)"):
-        train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+        train_offline(tiny_offline_config, RunSpec("pointmaze-umaze-v0"), Watch(str(tmp_path), **args))
 
 
 def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_path):
@@ -228,7 +228,9 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
     config.update(eval_episodes=1, eval_envs=1)
     quiet = dict(progress=False, log=lambda *_: None)
     first = train_offline(
-        config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=small_maze_file, **quiet
+        config,
+        RunSpec("pointmaze-umaze-v0", dataset_path=small_maze_file),
+        Watch(str(tmp_path / "run"), **quiet),
     )
     saved = json.load(open(tmp_path / "run" / "config.json"))["run"]
     assert saved["dataset"] == "pointmaze-umaze-v0" and saved["transitions"] == 3000 - 2 - 1
@@ -238,7 +240,7 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
     shutil.copy(small_maze_file, moved)
     shutil.copy(os.path.splitext(small_maze_file)[0] + ".json", moved.parent / "data.json")
     again = train_offline(
-        config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=str(moved), **quiet
+        config, RunSpec("pointmaze-umaze-v0", dataset_path=str(moved)), Watch(str(tmp_path / "run"), **quiet)
     )
     assert again["last"] == first["last"]
     # Other content under the same name is refused before anything is restored.
@@ -251,7 +253,9 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
         ValueError,
         match=r"on pointmaze-umaze-v0 \(.*content [0-9a-f]{16}\) \(references .*\), this run is on",
     ):
-        train_offline(config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=other, **quiet)
+        train_offline(
+            config, RunSpec("pointmaze-umaze-v0", dataset_path=other), Watch(str(tmp_path / "run"), **quiet)
+        )
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing_that_looks_whole(tmp_path, monkeypatch, capfd):

@@ -21,6 +21,7 @@ from xql_jax.data.dataset import (
     references_path,
 )
 from xql_jax.envs import make_env, make_online_env, unit_actions
+from xql_jax.runs import RunSpec, Watch
 
 MAZE = os.path.join(ROOT, "configs", "maze.py")
 
@@ -183,7 +184,9 @@ def test_a_batch_larger_than_the_dataset_is_refused_before_training(tmp_path):
     config.batch_size = 100
     path = _write(tmp_path / "b.hdf5", 3, 1)  # 40 rows, 39 transitions
     with pytest.raises(ValueError, match=r"config.batch_size \(100\) exceeds the 39 transitions of .*b.hdf5"):
-        train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+        train_offline(
+            config, RunSpec("Pendulum-v1", dataset_path=path), Watch(str(tmp_path / "run"), progress=False)
+        )
     assert not os.path.exists(tmp_path / "run")
 
 
@@ -250,7 +253,9 @@ def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
     with pytest.raises(
         DatasetError, match=r"p.json: needs numbers under \['ref_min_score', 'ref_max_score'\]"
     ):
-        train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+        train_offline(
+            config, RunSpec("Pendulum-v1", dataset_path=path), Watch(str(tmp_path / "run"), progress=False)
+        )
     assert not os.path.exists(tmp_path / "run")
     # json reads NaN and Infinity: they made every score nan (last=nan) or 0.0 for every policy.
     for bad in (
@@ -259,7 +264,11 @@ def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
     ):
         path = _write(tmp_path / "n.hdf5", 3, 1, references=bad)
         with pytest.raises(DatasetError, match=r"n.json: needs numbers under .*, finite ones"):
-            train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+            train_offline(
+                config,
+                RunSpec("Pendulum-v1", dataset_path=path),
+                Watch(str(tmp_path / "run"), progress=False),
+            )
 
 
 def test_fractional_terminals_are_refused(tmp_path):

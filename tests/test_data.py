@@ -16,6 +16,7 @@ from xql_jax.data import (
     to_device,
 )
 from xql_jax.data import dataset as data_module
+from xql_jax.runs import RunSpec, Watch
 
 
 def raw_episodes():
@@ -218,7 +219,9 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     config.reward_preprocessing = "none"
     config.update(batch_size=16, max_steps=20, log_interval=10, eval_interval=20, checkpoint_interval=0)
     config.update(eval_episodes=2, eval_envs=2)
-    summary = train_offline(config, str(tmp_path / "run"), "minari:pendulum/random-v0", progress=False)
+    summary = train_offline(
+        config, RunSpec("minari:pendulum/random-v0"), Watch(str(tmp_path / "run"), progress=False)
+    )
     assert summary["metric"] == "normalized_score" and np.isfinite(summary["last"])
     with pytest.raises(
         DatasetError, match=r"Minari dataset 'nope/none-v0' not found in .*MINARI_DATASETS_PATH"

@@ -15,6 +15,7 @@ from xql_jax.agents import sac, td3
 from xql_jax.data import replay
 from xql_jax.envs import make_env, make_online_env
 from xql_jax.networks import gaussian_log_prob, sample_tanh_gaussian
+from xql_jax.runs import RunSpec, Watch
 
 OBS_DIM, ACT_DIM, BATCH = 5, 2, 16
 
@@ -302,7 +303,9 @@ def test_online_divergence_stops_the_run_naming_step_and_loss(tmp_path):
     with pytest.raises(
         TrainingDiverged, match=r"training diverged at step 100: \w+_loss = [0-9.e+]+ exceeds 1e\+08"
     ):
-        train_online(config, str(tmp_path), "cheetah-run", progress=False, log=lambda *_: None)
+        train_online(
+            config, RunSpec("cheetah-run"), Watch(str(tmp_path), progress=False, log=lambda *_: None)
+        )
     summary = json.load(open(tmp_path / "summary.json"))
     assert summary["diverged"].startswith("training diverged at step 100") and summary["last"] is None
 

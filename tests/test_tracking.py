@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from xql_jax import tracking
+from xql_jax.runs import RunSpec, Watch
 
 
 @pytest.fixture
@@ -170,12 +171,8 @@ def test_a_run_with_wandb_logs_every_members_rows(offline_wandb, small_maze_file
     outputs = wandb_outputs({"project": "xql-test"}, workdir)
     train_offline(
         tiny_offline_config,
-        workdir,
-        "pointmaze-umaze-v0",
-        dataset_path=small_maze_file,
-        num_seeds=2,
-        outputs=outputs,
-        **quiet,
+        RunSpec("pointmaze-umaze-v0", dataset_path=small_maze_file, num_seeds=2),
+        Watch(workdir, outputs=outputs, **quiet),
     )
     for member in ("seed0", "seed1"):
         (run_dir,) = glob.glob(os.path.join(workdir, member, "wandb", "offline-run-*"))

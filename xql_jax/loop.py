@@ -33,7 +33,7 @@ from xql_jax.checkpoints import Checkpointer
 from xql_jax.evaluation import evaluation_seed, rollouts
 from xql_jax.multihost import agree_on_run
 from xql_jax.outputs import OutputFactory, close_all, default_outputs
-from xql_jax.runs import Member, MemberRecords, TrainingDiverged, to_host
+from xql_jax.runs import Member, MemberRecords, TrainingDiverged, Watch, to_host
 from xql_jax.workdir import check_same_run, lock_workdir, member_dirs, prepare_workdir, unlock_workdir
 
 
@@ -137,17 +137,21 @@ class RunSession:
         self._closed = False
 
     @classmethod
-    def for_config(cls, workdir: str, members: Sequence[Member], config_json: str, config, **kwargs):
-        """A session with the cadence of a loop config (``max_steps``, ``eval_interval``,
-        ``checkpoint_interval``, ``checkpoints_to_keep``, offline and online alike)."""
+    def for_config(cls, watch: Watch, members: Sequence[Member], config_json: str, config, **kwargs):
+        """A session in ``watch``'s workdir, with its outputs, progress bar and log, and the cadence
+        of a loop config (``max_steps``, ``eval_interval``, ``checkpoint_interval``,
+        ``checkpoints_to_keep``, offline and online alike)."""
         return cls(
-            workdir,
+            watch.workdir,
             members,
             config_json,
             total_steps=config.max_steps,
             eval_interval=config.eval_interval,
             checkpoint_interval=config.checkpoint_interval,
             checkpoints_to_keep=config.checkpoints_to_keep,
+            outputs=watch.outputs,
+            progress=watch.progress,
+            log=watch.log,
             **kwargs,
         )
 

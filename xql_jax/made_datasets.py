@@ -286,6 +286,7 @@ def train_behavior_run(robot: str, recipe: Recipe, behavior: BehaviorRun) -> str
     from xql_jax.configs import online as online_configs
     from xql_jax.data import made
     from xql_jax.online import train_online
+    from xql_jax.runs import RunSpec, Watch
 
     if robot not in made.ROBOTS:
         raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(made.ROBOTS)}")
@@ -299,7 +300,9 @@ def train_behavior_run(robot: str, recipe: Recipe, behavior: BehaviorRun) -> str
     config.eval_episodes = config.eval_envs = 5
     workdir = behavior.workdir or os.path.join("runs", "behavior", robot)
     train_online(
-        config, workdir, made.ROBOTS[robot], seed=recipe.seed, progress=recipe.progress, log=recipe.log
+        config,
+        RunSpec(made.ROBOTS[robot], seed=recipe.seed),
+        Watch(workdir, progress=recipe.progress, log=recipe.log),
     )
     return workdir
 

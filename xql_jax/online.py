@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -26,10 +26,11 @@ from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.loop import RunSession
-from xql_jax.outputs import OutputFactory
 from xql_jax.runs import (
     Member,
     MemberLayout,
+    RunSpec,
+    Watch,
     count_nonfinite,
     make_members,
     member_mesh,
@@ -179,80 +180,53 @@ def make_step_functions(
     )
 
 
-def train_online(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    num_seeds: int = 1,
-    sweep: Optional[Dict[str, Sequence[float]]] = None,
-    shard: Optional[bool] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """Train online agents from scratch; returns the summary also saved as summary.json."""
+class OnlineStart(NamedTuple):
+    """Where the online loop starts: member-stacked learner states and replay buffers, and what
+    fine-tuning carries over from its offline phase (from scratch, the defaults)."""
+
+    state: Any
+    buffer: replay.ReplayBuffer  # fine-tuning's holds the dataset, sampled apart by online_fraction
+    reward_transform: Tuple[float, float] = (1.0, 0.0)  # (scale, shift) applied to collected rewards
+    references: Optional[Dict[str, float]] = None  # reference returns for normalized scores
+    step_offset: int = 0  # added to the logged steps: fine-tuning's online phase continues its curve
+    info: Optional[Dict] = None  # copied into summary.json (fine-tuning: the offline phase's summary)
+    config_json: Optional[str] = None  # what config.json records (default: config and environment)
+    make_env: Optional[Callable[..., Any]] = None  # make_env(seed=None) (default: make_online_env)
+    checkpoint_name: str = CHECKPOINTS
+
+
+def train_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch) -> Dict:
+    """Train online agents from scratch in environment ``spec.name``; returns the summary also saved
+    as summary.json."""
     checks.check_online_config(config)
-    checks.check_members(num_seeds, sweep, seed)
+    checks.check_members(spec.num_seeds, spec.sweep, spec.seed)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
-    members = make_members(range(seed, seed + num_seeds), sweep, module.SWEEPABLE)
-    probe = make_online_env(env_name)
+    members = make_members(spec.seeds, spec.sweep, module.SWEEPABLE)
+    probe = make_online_env(spec.name)
     observation_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     probe.close()
     state = stacked_states(module, members, observation_dim, action_dim, agent_config)
     buffer = jax.vmap(lambda _: replay.create(config.replay_capacity, observation_dim, action_dim))(
         jnp.arange(len(members))
     )
-    return run_online(
-        config,
-        workdir,
-        env_name,
-        members,
-        state,
-        buffer,
-        shard=shard,
-        progress=progress,
-        log=log,
-        outputs=outputs,
-    )
+    return run_online(config, spec, watch, OnlineStart(state, buffer))
 
 
-def run_online(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    members: Sequence[Member],
-    state: Any,
-    buffer: replay.ReplayBuffer,
-    shard: Optional[bool] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    reward_transform=(1.0, 0.0),
-    references: Optional[Dict[str, float]] = None,
-    step_offset: int = 0,
-    info: Optional[Dict] = None,
-    config_json: Optional[str] = None,
-    checkpoint_name: str = CHECKPOINTS,
-    make_env: Optional[Callable[..., Any]] = None,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """The loop itself, from given member-stacked learner states and replay buffers.
-
-    ``reward_transform`` (scale, shift) is applied to collected rewards (fine-tuning uses the offline
-    data's preprocessing); ``step_offset`` is added to the logged steps so a fine-tuning run's
-    online phase continues its offline curve; ``config_json`` is what config.json records
-    (default: ``config``); ``make_env(seed=None)`` builds the environments (default:
-    ``make_online_env(env_name, seed)``; fine-tuning passes its dataset's). A checkpoint in
-    ``<workdir>/<checkpoint_name>`` (learner states and replay buffers) is resumed from; the
-    environments then start new episodes.
+def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, start: OnlineStart) -> Dict:
+    """The loop itself, from ``start``'s learner states and replay buffers (one per member of
+    ``spec``). A checkpoint in ``<workdir>/<start.checkpoint_name>`` (learner states and replay
+    buffers) is resumed from; the environments then start new episodes.
     """
+    env_name, log = spec.name, watch.log
     checks.check_online_config(config)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
     algo = algorithm_name(config.learner, agent_config)
-    mesh = member_mesh(len(members), shard, log=log)
+    members = make_members(spec.seeds, spec.sweep, module.SWEEPABLE)
+    mesh = member_mesh(len(members), watch.shard, log=log)
     layout = MemberLayout(len(members), mesh)
+    state, buffer, references, config_json = start.state, start.buffer, start.references, start.config_json
     if mesh is not None:
         state, buffer = layout.put((state, buffer))
     # Rows in the buffer given here (before any checkpoint is restored) are a fine-tuning run's
@@ -262,8 +236,7 @@ def run_online(
         raise ValueError(
             "config.online_fraction applies to fine-tuning (a buffer that starts with a dataset)"
         )
-    if make_env is None:
-        make_env = functools.partial(make_online_env, env_name)
+    make_env = start.make_env or functools.partial(make_online_env, env_name)
     # The buffer holds the environment's sizes; no environment is built to read them again.
     observation_dim, action_dim = buffer.data["observations"].shape[-1], buffer.data["actions"].shape[-1]
     if config_json is None:
@@ -276,16 +249,13 @@ def run_online(
         config_json = config_with_identity(config, identity)
     metric = "normalized_score" if references is not None else "return_mean"
     session = RunSession.for_config(
-        workdir,
+        watch,
         members,
         config_json,
         config,
-        first_step=step_offset,
-        checkpoint_name=checkpoint_name,
-        outputs=outputs,
-        progress=progress,
+        first_step=start.step_offset,
+        checkpoint_name=start.checkpoint_name,
         description=f"{env_name} {algo}",
-        log=log,
     )
     with session:
         (state, buffer), _ = session.start((state, buffer))
@@ -298,14 +268,14 @@ def run_online(
                 config.eval_interval,
                 config.eval_episodes,
                 env_name,
-                "finetune" if "offline_steps" in (info or {}) else "online",
+                "finetune" if "offline_steps" in (start.info or {}) else "online",
             ),
-            **(info or {}),
+            **(start.info or {}),
         }
         session.summary_on_exit(metric, run_info, hyperparams)
         log(
             f"{env_name}: online {algo}, {len(members)} member(s), {config.max_steps} environment steps; "
-            f"workdir {workdir}"
+            f"workdir {watch.workdir}"
         )
         if not session.done:
             fns = make_step_functions(
@@ -316,21 +286,8 @@ def run_online(
                 config.online_fraction,
                 offline_rows,
             )
-            state, buffer = _interact(
-                config,
-                session,
-                fns,
-                module,
-                layout,
-                members,
-                (state, buffer),
-                make_env,
-                action_dim,
-                reward_transform,
-                references,
-                metric,
-                step_offset,
-            )
+            begin = start._replace(state=state, buffer=buffer, make_env=make_env)
+            state, buffer = _interact(config, session, fns, module, layout, begin, action_dim, metric)
         return session.finish()
 
 
@@ -348,21 +305,17 @@ def _interact(
     fns: StepFunctions,
     module,
     layout: MemberLayout,
-    members: Sequence[Member],
-    state_and_buffer,
-    make_env,
+    start: OnlineStart,
     action_dim: int,
-    reward_transform,
-    references,
     metric: str,
-    step_offset: int,
 ):
     """The environment loop of ``run_online``: this process steps the environments of its own
     members; learning runs on every member (across processes) in lockstep."""
-    state, buffer = state_and_buffer
+    state, buffer, make_env, step_offset = start.state, start.buffer, start.make_env, start.step_offset
+    members = session.members
     local_members = [members[i] for i in layout.local_indices]
     envs = [make_env(seed=m.seed) for m in local_members]
-    evaluate = session.evaluation(make_env, fns.act, config, references, metric)
+    evaluate = session.evaluation(make_env, fns.act, config, start.references, metric)
     sums = fns.metric_zeros(state, buffer)
     first_t = session.step - step_offset
     # A resumed run starts new episodes, seeded by the step, so it is reproducible but not identical
@@ -376,7 +329,7 @@ def _interact(
     else:
         state, actions = fns.explore(state, layout.to_global(observations))
         actions = layout.to_local(actions)
-    scale, shift = reward_transform
+    scale, shift = start.reward_transform
     episode_returns = np.zeros(len(local_members))
     finished = [[] for _ in local_members]
     learn_calls = learn_calls_total = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +43,38 @@ class Member:
     def name(self) -> str:
         overrides = "".join(f"_{k}{v:g}" for k, v in sorted(self.hyperparams.items()))
         return f"seed{self.seed}{overrides}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """What a run is: the data it trains on and its members (the same settings resume the same run).
+
+    ``name`` is a dataset name offline and in fine-tuning (``xql_jax.data.sources``), an environment
+    id online. Members are seeds ``seed .. seed + num_seeds - 1`` for every combination of ``sweep``
+    values (e.g. ``{"beta": [1, 2, 5]}``).
+    """
+
+    name: str
+    dataset_path: Optional[str] = None  # a dataset file in place of the name's default location
+    data_dir: Optional[str] = None  # where named datasets are looked for
+    seed: int = 0
+    num_seeds: int = 1
+    sweep: Optional[Mapping[str, Sequence[float]]] = None
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + self.num_seeds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Watch:
+    """How a run is watched: where it writes, what it shows, and how its members lie over devices."""
+
+    workdir: str
+    progress: bool = True  # the progress bar (process 0)
+    log: Callable[[str], None] = print
+    outputs: Optional[Callable] = None  # an ``xql_jax.outputs.OutputFactory``; None: files and TensorBoard
+    shard: Optional[bool] = None  # the member axis over all devices (None: when they divide it)
 
 
 def make_members(

@@ -8,7 +8,7 @@ Members (seeds x swept hyperparameters) train together in one vmapped program (`
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -27,11 +27,12 @@ from xql_jax.data import (
     to_device,
 )
 from xql_jax.loop import RunSession
-from xql_jax.outputs import OutputFactory
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
+    RunSpec,
     TrainingDiverged,
+    Watch,
     count_nonfinite,
     make_members,
     member_mesh,
@@ -104,40 +105,15 @@ class OfflineRun(NamedTuple):
     source: sources.Source  # where the data came from; its evaluation environment
 
 
-def train_offline(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    dataset_path: Optional[str] = None,
-    data_dir: Optional[str] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    num_seeds: int = 1,
-    sweep: Optional[Dict[str, Sequence[float]]] = None,
-    shard: Optional[bool] = None,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """Train offline learners and evaluate them; returns the summary also saved as summary.json.
+def train_offline(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch) -> Dict:
+    """Train offline learners on ``spec``'s dataset and evaluate them; returns the summary also saved
+    as summary.json.
 
-    Seeds ``seed .. seed + num_seeds - 1`` are trained for every combination of ``sweep`` values
-    (e.g. ``{"beta": [1, 2, 5]}``) in one vmapped program. With one member, outputs go to
-    ``workdir``; with several, to ``workdir/<member name>/`` and the mean/std to ``workdir``.
+    Every member of ``spec`` (seeds x sweep values) is trained in one vmapped program. With one
+    member, outputs go to ``watch.workdir``; with several, to ``<workdir>/<member name>/`` and the
+    mean/std to the workdir.
     """
-    return run_offline(
-        config,
-        workdir,
-        env_name,
-        seed,
-        dataset_path,
-        data_dir,
-        progress,
-        log,
-        num_seeds,
-        sweep,
-        shard,
-        outputs=outputs,
-    ).summary
+    return run_offline(config, spec, watch).summary
 
 
 class OfflineData(NamedTuple):
@@ -178,30 +154,19 @@ def load_offline_data(
 
 
 def run_offline(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    dataset_path: Optional[str] = None,
-    data_dir: Optional[str] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    num_seeds: int = 1,
-    sweep: Optional[Dict[str, Sequence[float]]] = None,
-    shard: Optional[bool] = None,
-    checkpoint_name: str = CHECKPOINTS,
-    outputs: Optional[OutputFactory] = None,
+    config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, checkpoint_name: str = CHECKPOINTS
 ) -> "OfflineRun":
     """``train_offline`` that also returns what fine-tuning continues from: states, data, members.
 
     A checkpoint in ``<workdir>/<checkpoint_name>`` is resumed from; a finished run is not retrained.
     """
+    env_name, log = spec.name, watch.log
     checks.check_offline_config(config)
-    checks.check_members(num_seeds, sweep, seed)
+    checks.check_members(spec.num_seeds, spec.sweep, spec.seed)
     learner_config = learner_config_from(config)
-    members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
-    mesh = member_mesh(len(members), shard, log=log)
-    offline_data = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
+    members = make_members(spec.seeds, spec.sweep, xql.SWEEPABLE)
+    mesh = member_mesh(len(members), watch.shard, log=log)
+    offline_data = load_offline_data(config, env_name, spec.dataset_path, spec.data_dir, log=log)
     checks.check_batch_fits(config.batch_size, len(offline_data.dataset), offline_data.source.location)
     dataset, references, transform = (
         offline_data.dataset,
@@ -213,18 +178,10 @@ def run_offline(
 
     metric = offline_data.source.metric or ("normalized_score" if references is not None else "return_mean")
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
-    log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
+    log(f"{len(members)} member(s) on {devices}; workdir {watch.workdir}")
 
     session = RunSession.for_config(
-        workdir,
-        members,
-        config_json,
-        config,
-        checkpoint_name=checkpoint_name,
-        outputs=outputs,
-        progress=progress,
-        description=env_name,
-        log=log,
+        watch, members, config_json, config, checkpoint_name=checkpoint_name, description=env_name
     )
     with session:
         state = init_member_states(members, dataset.observation_dim, dataset.action_dim, learner_config)
