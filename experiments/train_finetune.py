@@ -21,6 +21,8 @@ from common import (
     watch_from_flags,
 )
 
+from xql_jax.agents import algorithm_name
+
 FLAGS = flags.FLAGS
 define_run_flags(default_config=os.path.join(CONFIG_DIR, "finetune.py"))
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/finetune_<algo>_seed<seed>.")
@@ -35,7 +37,7 @@ def main(argv):
     from xql_jax.finetune import train_finetune
 
     config = FLAGS.config
-    algo = "iql" if config.agent.value_loss == "expectile" else "xql"
+    algo = algorithm_name("xql", config.agent)
     name = (
         f"finetune_{algo}_seed{FLAGS.seed}"
         if FLAGS.num_seeds == 1

@@ -2,17 +2,15 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_launcher import run
+from tests.conftest import ROOT, kill_after_checkpoint
+from tests.conftest import run_offline_launcher as run
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.outputs import RunLogger
@@ -34,42 +32,9 @@ ARGS = [
 def final_state(workdir):
     template = init_member_states([Member(0)], 4, 2, xql.XQLConfig(hidden_dims=(16, 16)))
     checkpointer = Checkpointer(str(workdir))
-    state, record = checkpointer.restore(checkpointer.latest_step(), template)
+    state, record = checkpointer.restore_latest(template, log=lambda *_: None)
     checkpointer.close()
     return state, record
-
-
-def kill_after_checkpoint(script, args, workdir, step):
-    """Start a launcher and SIGKILL it once its checkpoint at ``step`` exists and rows past it are logged,
-    so the resumed run must drop those rows and redo them. ``step=None``: once rows are logged, before
-    any checkpoint, so the restarted run must drop every row and start over."""
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 240
-    metrics = workdir / "metrics.jsonl"
-    while time.time() < deadline and process.poll() is None:
-        logged = (
-            [json.loads(line)["step"] for line in open(metrics) if line.endswith("\n")]
-            if metrics.exists()
-            else []
-        )
-        if step is None and logged and not list((workdir / "checkpoints").glob("[0-9]*")):
-            break
-        if (
-            step is not None
-            and (workdir / "checkpoints" / str(step)).exists()
-            and logged
-            and max(logged) > step
-        ):
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed mid-way"
 
 
 def rows(path, drop=("steps_per_second", "wall_time")):

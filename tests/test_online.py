@@ -275,7 +275,7 @@ def test_online_seeds_in_one_program_and_unknown_task_beta(tmp_path):
 
 
 def test_online_run_killed_mid_way_resumes_without_duplicate_rows(tmp_path):
-    from tests.test_checkpoints import kill_after_checkpoint
+    from tests.conftest import kill_after_checkpoint
 
     args = [f"--workdir={tmp_path}", "--config=configs/online.py:td3", "--config.checkpoint_interval=300"]
     args += TINY_ONLINE + ["--config.max_steps=900", "--config.log_interval=100"]

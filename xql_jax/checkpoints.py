@@ -96,9 +96,6 @@ class Checkpointer:
             ),
         )
 
-    def latest_step(self) -> Optional[int]:
-        return self._manager.latest_step()
-
     def save(self, step: int, state: Any, record: Dict) -> None:
         try:
             with _orbax_failure_noise_held_back(drop_all_on_failure=True):

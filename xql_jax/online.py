@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from xql_jax import agents, analysis, checks, protocols
+from xql_jax.agents import algorithm_name
 from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
@@ -38,16 +39,6 @@ from xql_jax.runs import (
     to_host,
 )
 from xql_jax.workdir import CHECKPOINTS, config_with_identity
-
-
-def algorithm_name(learner: str, agent_config) -> str:
-    """The label a run is reported under: xsac, sac, xtd3, xtd3_dq, td3, td3_dq, xql or iql."""
-    if learner == "sac":
-        return "xsac" if agent_config.value_loss == "gumbel" else "sac"
-    if learner == "td3":
-        name = "xtd3" if agent_config.critic_loss == "gumbel" else "td3"
-        return name if agent_config.double_q else f"{name}_dq"
-    return "iql" if agent_config.value_loss == "expectile" else "xql"
 
 
 def agent_config_from(config: ml_collections.ConfigDict):

@@ -33,7 +33,7 @@ class MemberResult(NamedTuple):
     best: Optional[float]
     curve: Tuple[np.ndarray, np.ndarray]  # (steps, metric values)
     workdir: str
-    value_loss: Optional[str] = None  # "gumbel" / "expectile" offline; the launcher's algo otherwise
+    algo: Optional[str] = None  # agents.algorithm_name (older offline runs: their value loss)
     offline_steps: Optional[int] = None  # fine-tuning runs: the step the offline phase ended at
     offline: Optional[float] = None  # and the score evaluated there
     evaluation: Optional[Dict] = None  # summary.json's protocol, cadence and episodes (None: older run)
@@ -123,7 +123,7 @@ def _member(method: str, workdir: str, summary: Dict) -> MemberResult:
         summary["best"],
         curve,
         workdir,
-        summary.get("value_loss") or summary.get("algo"),
+        summary.get("algo") or summary.get("value_loss"),
         summary.get("offline_steps"),
         offline,
         summary.get("evaluation"),
@@ -210,8 +210,8 @@ def _paper_column(method: str, group: Sequence[MemberResult], columns: Mapping[s
         return columns[method]
     if _base_label(method) in columns:
         return columns[_base_label(method)]
-    losses = {r.value_loss for r in group}
-    return paper_results.column_for(losses.pop(), finetune) if len(losses) == 1 else None
+    algos = {r.algo for r in group}
+    return paper_results.column_for(algos.pop(), finetune) if len(algos) == 1 else None
 
 
 def table(results: Sequence[MemberResult], paper_columns: Optional[Mapping[str, str]] = None) -> List[Dict]:
@@ -607,12 +607,6 @@ def aligned_curves(curves: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.
         [[dict(zip(steps.tolist(), vals, strict=True))[s] for s in common] for steps, vals in curves]
     ).reshape(len(curves), len(common))
     return np.asarray(common, int), values, len(set.union(*step_sets)) - len(common)
-
-
-def mean_curve(results: Sequence[MemberResult]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Steps, mean and std over members, on the steps every member evaluated."""
-    steps, values, _ = aligned_curves([r.curve for r in results])
-    return steps, values.mean(0), values.std(0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 wandb is imported only when a ``WandbLogger`` is constructed, so importing this module (or running
 without wandb installed) never imports it. A loop that logs a member's rows to its ``RunLogger``
-logs them here too, e.g. through ``Loggers(run_logger, wandb_logger)``.
+logs them here too (``xql_jax.outputs.wandb_outputs`` gives a member both).
 
 The run id is kept in the member directory (``wandb_run_id``): a run resumed from its checkpoint
 (``resume=True``) finds it there and continues the same wandb run (``resume="allow"``), wherever the
@@ -138,22 +138,3 @@ def from_config(
         resume=resume,
         mode=settings.get("mode"),
     )
-
-
-class Loggers:
-    """Several loggers behind ``RunLogger``'s three methods (None entries are skipped)."""
-
-    def __init__(self, *loggers):
-        self.loggers = [logger for logger in loggers if logger is not None]
-
-    def log_train(self, step: int, metrics: Mapping[str, float]) -> None:
-        for logger in self.loggers:
-            logger.log_train(step, metrics)
-
-    def log_eval(self, step: int, results: Mapping[str, float]) -> None:
-        for logger in self.loggers:
-            logger.log_eval(step, results)
-
-    def close(self) -> None:
-        for logger in self.loggers:
-            logger.close()

@@ -192,6 +192,7 @@ def run_offline(
         state, _ = session.start(state)
         info = {
             "env_name": env_name,
+            "algo": agents.algorithm_name("xql", learner_config),
             "value_loss": learner_config.value_loss,
             "references": references,
             "evaluation": protocols.record(config.eval_interval, config.eval_episodes, env_name),
