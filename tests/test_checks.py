@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT, run_script
 from xql_jax import checks, losses
 from xql_jax.configs import base, maze, online
-from xql_jax.data import DatasetError, sources
+from xql_jax.data import DatasetError, prepare, sources
 from xql_jax.data.dataset import (
     data_file,
     load_d4rl_hdf5,
@@ -289,13 +289,13 @@ def test_actions_clipped_as_the_official_code_and_a_warning_when_clearly_outside
     path = _write(tmp_path / "a.hdf5", 4, 2, actions=actions)
     env = sources.resolve("pointmaze-umaze-v0", path).make_env()  # actions in [-1, 1]
     lines = []
-    dataset = checks.check_dataset(load_d4rl_hdf5(path), env, path, log=lines.append)
+    dataset = prepare.to_learner_actions(load_d4rl_hdf5(path), env, path, log=lines.append)
     assert lines == []  # 5e-4 past the bound is rounding: clipped without a word
     assert dataset.actions.max() == np.float32(1 - 1e-5) and dataset.actions.min() == np.float32(-1 + 1e-5)
     np.testing.assert_array_equal(dataset.actions[5:10], actions[5:10])  # inside: unchanged
     actions[7, 1] = 1.8  # unnormalised, or another environment's
     path = _write(tmp_path / "b.hdf5", 4, 2, actions=actions)
-    dataset = checks.check_dataset(load_d4rl_hdf5(path), env, path, log=lines.append)
+    dataset = prepare.to_learner_actions(load_d4rl_hdf5(path), env, path, log=lines.append)
     (warning,) = lines
     assert warning.startswith(f"warning: {path}: actions (dimension 1) span [-1, 1.8] but the environment's")
     assert "there are [-1, 1] (2.56% of the rows outside)" in warning and "check --env_name" in warning
@@ -316,7 +316,7 @@ def test_evaluation_and_collection_act_alike_on_a_box_other_than_unit(tmp_path):
     np.testing.assert_array_equal(steps[0], steps[1])  # both sent torque 1.0
     assert not np.allclose(steps[0], steps[2])  # the raw environment got torque 0.5
     # The data's torques are mapped into the same [-1, 1] units the evaluation acts in.
-    dataset = checks.check_dataset(source.load(), evaluation, path)
+    dataset = prepare.to_learner_actions(source.load(), evaluation, path)
     np.testing.assert_allclose(
         dataset.actions[:, 0], np.clip(np.linspace(-1, 1, 40)[:-1], -1 + 1e-5, 1 - 1e-5), atol=1e-6
     )

@@ -13,19 +13,11 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import agents, checks, d4rl_envs, protocols
+from xql_jax import agents, checks, protocols
 from xql_jax.agents import xql
-from xql_jax.data import (
-    Dataset,
-    preprocess_rewards,
-    reward_transform,
-    sample_batch,
-    sources,
-    to_device,
-)
+from xql_jax.data import Dataset, prepare, sample_batch, sources, to_device
 from xql_jax.loop import RunSession
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
@@ -116,43 +108,6 @@ def train_offline(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch
     return run_offline(config, spec, watch).summary
 
 
-class OfflineData(NamedTuple):
-    source: sources.Source
-    dataset: Dataset  # rewards preprocessed
-    transform: Tuple[float, float]  # (scale, shift) that preprocessed the rewards
-    identity: Dict  # what identifies the data (config.json's "run" section)
-
-
-def load_offline_data(
-    config, env_name: str, dataset_path: Optional[str], data_dir: Optional[str], log=print
-) -> OfflineData:
-    """The dataset a name resolves to (``xql_jax.data.sources``), with its rewards preprocessed and
-    its shapes checked against its evaluation environment, before anything compiles."""
-    source = sources.resolve(env_name, dataset_path, data_dir, log=log)
-    expected = sources.DOMAIN_REWARD_PREPROCESSING.get(source.domain)
-    if expected is not None and config.reward_preprocessing != expected:
-        log(
-            f"warning: {env_name} is a {source.domain} dataset, whose paper config preprocesses rewards "
-            f"with {expected!r}; this config uses {config.reward_preprocessing!r} "
-            f"(the domain's config: --config=configs/{source.domain}.py)"
-        )
-    raw = source.load()
-    transform = reward_transform(raw, config.reward_preprocessing)
-    dataset = preprocess_rewards(raw, config.reward_preprocessing)
-    probe_env = source.make_env()
-    dataset = checks.check_dataset(dataset, probe_env, source.location, log=log)  # actions in [-1, 1]
-    if getattr(probe_env, "zero_contact_forces", False) and np.any(
-        dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
-    ):
-        log(
-            f"warning: {source.location} has non-zero ant contact forces (observation dims 27-110), but "
-            "the evaluation zeroes them as D4RL's v2 files (MuJoCo 2.0) have them; scores will be off"
-        )
-    probe_env.close()
-    log(f"{env_name}: {len(dataset)} transitions from {source.location}")
-    return OfflineData(source, dataset, transform, source.identity(raw))
-
-
 def run_offline(
     config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, checkpoint_name: str = CHECKPOINTS
 ) -> "OfflineRun":
@@ -166,7 +121,9 @@ def run_offline(
     learner_config = learner_config_from(config)
     members = make_members(spec.seeds, spec.sweep, xql.SWEEPABLE)
     mesh = member_mesh(len(members), watch.shard, log=log)
-    offline_data = load_offline_data(config, env_name, spec.dataset_path, spec.data_dir, log=log)
+    offline_data = prepare.offline_data(
+        config.reward_preprocessing, env_name, spec.dataset_path, spec.data_dir, log=log
+    )
     checks.check_batch_fits(config.batch_size, len(offline_data.dataset), offline_data.source.location)
     dataset, references, transform = (
         offline_data.dataset,
