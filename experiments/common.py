@@ -12,7 +12,7 @@ from absl import logging as absl_logging
 from ml_collections import config_flags
 
 import xql_jax.configs
-from xql_jax import checks, multihost
+from xql_jax import checks, config_args, multihost
 from xql_jax import workdir as files
 from xql_jax.data import DatasetError
 from xql_jax.data.sources import ACCEPTED_NAMES
@@ -77,9 +77,9 @@ def _define_member_flags(default_config: str) -> None:
     _define_process_flags()
     # ml_collections reads sys.argv itself; its errors for a missing file, an unknown variant or an
     # unknown field are tracebacks, so the config file and the override names are checked first.
-    sys.argv[:] = checks.last_config_overrides(expand_user_paths(sys.argv))
+    sys.argv[:] = config_args.last_config_overrides(expand_user_paths(sys.argv))
     try:
-        checks.check_config_args(sys.argv[1:], default_config)
+        config_args.check_config_args(sys.argv[1:], default_config)
     except ValueError as e:
         sys.exit(f"error: {e}")
     try:
@@ -160,7 +160,7 @@ def parse_flags(argv):
     """absl's parser (for app.run) with ``~`` expanded in path flags, and a bad flag value ending the
     launcher with one line instead of absl's FATAL block."""
     # app.run passes sys.argv itself, which ml_collections reads.
-    argv[:] = checks.last_config_overrides(expand_user_paths(argv))
+    argv[:] = config_args.last_config_overrides(expand_user_paths(argv))
     try:
         remaining = FLAGS(argv)
     except flags.Error as e:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_script
-from xql_jax import checks, losses
+from xql_jax import checks, config_args, losses
 from xql_jax.configs import base, maze, online
 from xql_jax.data import DatasetError, prepare, sources
 from xql_jax.data.dataset import (
@@ -56,38 +56,38 @@ def test_config_file_and_variant_errors_name_the_file_and_its_variants(tmp_path)
     with pytest.raises(
         ValueError, match=r"--config file .*absent\.py not found; the shipped configs are .*maze\.py"
     ):
-        checks.check_config_args([f"--config={tmp_path}/absent.py"], MAZE)
+        config_args.check_config_args([f"--config={tmp_path}/absent.py"], MAZE)
     with pytest.raises(
         ValueError, match=r"^--config=.*maze\.py:nope: unknown config variant 'nope'; use 'xql' or 'iql'$"
     ):
-        checks.check_config_args(["--config", f"{MAZE}:nope"], MAZE)
+        config_args.check_config_args(["--config", f"{MAZE}:nope"], MAZE)
     online_file = os.path.join(ROOT, "configs", "online.py")
     with pytest.raises(ValueError, match=r"unknown config variant 'x'; use one of \('xsac', 'sac'"):
-        checks.check_config_args([f"--config={online_file}:x"], MAZE)
+        config_args.check_config_args([f"--config={online_file}:x"], MAZE)
     broken = tmp_path / "broken.py"
     broken.write_text("def get_config(:\n")
     with pytest.raises(ValueError, match=r"--config file .*broken\.py does not load: SyntaxError"):
-        checks.check_config_args([f"--config={broken}"], MAZE)
-    checks.check_config_args([f"--config={MAZE}:iql", "--config.agent.beta=3"], MAZE)  # fine as it is
+        config_args.check_config_args([f"--config={broken}"], MAZE)
+    config_args.check_config_args([f"--config={MAZE}:iql", "--config.agent.beta=3"], MAZE)  # fine as it is
 
 
 def test_unknown_config_field_names_the_field_and_the_valid_ones():
     with pytest.raises(ValueError) as error:
-        checks.check_config_args(["--config.x=1"], MAZE)
+        config_args.check_config_args(["--config.x=1"], MAZE)
     assert str(error.value).startswith(
         "--config.x=1: unknown config field x; config has ['agent', 'batch_size'"
     )
     with pytest.raises(
         ValueError, match=r"unknown config field agent.betta; did you mean beta\? config.agent has"
     ):
-        checks.check_config_args(["--config.agent.betta=1"], MAZE)
+        config_args.check_config_args(["--config.agent.betta=1"], MAZE)
     with pytest.raises(ValueError, match=r"config.agent.beta is a float, it has no field 'x'"):
-        checks.check_config_args(["--config.agent.beta.x=1"], MAZE)
+        config_args.check_config_args(["--config.agent.beta.x=1"], MAZE)
     with pytest.raises(
         ValueError, match=r"max_clip=None: .* cannot be set to None .*; pass inf for no clipping"
     ):
-        checks.check_config_args(["--config.agent.max_clip=None"], MAZE)
-    checks.check_config_args(["--config.agent.max_clip=inf", "--noconfig.agent.double_q"], MAZE)
+        config_args.check_config_args(["--config.agent.max_clip=None"], MAZE)
+    config_args.check_config_args(["--config.agent.max_clip=inf", "--noconfig.agent.double_q"], MAZE)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_a_repeated_config_override_keeps_the_last_value_as_absl_flags_do():
         "--config.agent.hidden_dims=(64,64)",
         "--config.agent.hidden_dims=(16,)",
     ]
-    assert checks.last_config_overrides(argv) == [
+    assert config_args.last_config_overrides(argv) == [
         "prog",
         f"--config={MAZE}",
         "--config.agent.hidden_dims=(16,)",
@@ -166,7 +166,7 @@ def test_a_repeated_config_override_keeps_the_last_value_as_absl_flags_do():
     widths = []
     saved = list(sys.argv)
     try:
-        for args in (argv, checks.last_config_overrides(argv)):
+        for args in (argv, config_args.last_config_overrides(argv)):
             sys.argv[:] = args  # ml_collections reads the overrides from sys.argv
             values = flags.FlagValues()
             config_flags.DEFINE_config_file("config", MAZE, "", flag_values=values)
