@@ -96,16 +96,17 @@ def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_r
     from xql_jax.train import train_offline
 
     lines = []
-    args = dict(dataset_path=small_maze_file, progress=False, log=lines.append)
-    train_offline(tiny_offline_config, RunSpec("pointmaze-umaze-v0"), Watch(str(tmp_path), **args))
+    spec = RunSpec("pointmaze-umaze-v0", dataset_path=small_maze_file)
+    watch = Watch(str(tmp_path), progress=False, log=lines.append)
+    train_offline(tiny_offline_config, spec, watch)
     before = open(tmp_path / "metrics.jsonl").read()
     lines.clear()
-    summary = train_offline(tiny_offline_config, RunSpec("pointmaze-umaze-v0"), Watch(str(tmp_path), **args))
+    summary = train_offline(tiny_offline_config, spec, watch)
     assert any("resuming from the checkpoint at step 40" in line for line in lines) and summary["steps"] == 40
     assert open(tmp_path / "metrics.jsonl").read() == before  # nothing retrained, nothing duplicated
     tiny_offline_config.agent.beta = 5.0
     with pytest.raises(ValueError, match=r"holds another run \(agent\.beta: 2\.0 -> 5\.0\)"):
-        train_offline(tiny_offline_config, RunSpec("pointmaze-umaze-v0"), Watch(str(tmp_path), **args))
+        train_offline(tiny_offline_config, spec, watch)
 
 
 def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_path):
