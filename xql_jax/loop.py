@@ -37,6 +37,18 @@ from xql_jax.runs import Member, MemberRecords, TrainingDiverged, Watch, to_host
 from xql_jax.workdir import check_same_run, lock_workdir, member_dirs, prepare_workdir, unlock_workdir
 
 
+def summary_metric(references: Optional[Mapping], own_metric: Optional[str] = None) -> str:
+    """The score a run is summarised and reported by: its data's own (OGBench: ``success_rate``),
+    else the normalized score when there are reference returns, else the return."""
+    return own_metric or ("normalized_score" if references is not None else "return_mean")
+
+
+def sweepable_values(module, learner_config) -> Dict[str, float]:
+    """The config's values of the learner's sweepable hyperparameters, as summary.json records them
+    (members may override them)."""
+    return {name: float(getattr(learner_config, name)) for name in module.SWEEPABLE}
+
+
 class Evaluator:
     """Evaluation, the same in both loops: every member's deterministic policy on its own
     environments (process 0 only), from start states every member shares at a step, logged.

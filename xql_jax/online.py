@@ -26,7 +26,7 @@ from xql_jax.agents import algorithm_name
 from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
-from xql_jax.loop import RunSession
+from xql_jax.loop import RunSession, summary_metric, sweepable_values
 from xql_jax.runs import (
     Member,
     MemberLayout,
@@ -238,7 +238,7 @@ def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, s
             "members": [m.name for m in members],
         }
         config_json = config_with_identity(config, identity)
-    metric = "normalized_score" if references is not None else "return_mean"
+    metric = summary_metric(references)
     session = RunSession.for_config(
         watch,
         members,
@@ -250,7 +250,7 @@ def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, s
     )
     with session:
         (state, buffer), _ = session.start((state, buffer))
-        hyperparams = {name: float(getattr(agent_config, name)) for name in module.SWEEPABLE}
+        hyperparams = sweepable_values(module, agent_config)
         run_info = {
             "env_name": env_name,
             "algo": algo,

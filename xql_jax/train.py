@@ -18,7 +18,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from xql_jax import agents, checks, protocols
 from xql_jax.agents import xql
 from xql_jax.data import Dataset, prepare, sample_batch, sources, to_device
-from xql_jax.loop import RunSession
+from xql_jax.loop import RunSession, summary_metric, sweepable_values
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
@@ -133,7 +133,7 @@ def run_offline(
     identity = {**offline_data.identity, "env_name": env_name, "members": [m.name for m in members]}
     config_json = config_with_identity(config, identity)
 
-    metric = offline_data.source.metric or ("normalized_score" if references is not None else "return_mean")
+    metric = summary_metric(references, offline_data.source.metric)
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
     log(f"{len(members)} member(s) on {devices}; workdir {watch.workdir}")
 
@@ -154,7 +154,7 @@ def run_offline(
             "references": references,
             "evaluation": protocols.record(config.eval_interval, config.eval_episodes, env_name),
         }
-        hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
+        hyperparams = sweepable_values(xql, learner_config)
         session.summary_on_exit(metric, info, hyperparams)
         # Process 0 evaluates (with every member's parameters) and writes; the others only train.
         module = agents.get("xql").module
