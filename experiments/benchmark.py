@@ -272,7 +272,7 @@ class OnlineStepper:
             config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
         )
         self.updates_per_step = config.updates_per_step
-        self.sums = self.fns["metric_zeros"](self.state, self.buffer)
+        self.sums = self.fns.metric_zeros(self.state, self.buffer)
         self.observations = np.stack([env.reset(seed=i)[0] for i, env in enumerate(self.envs)])
         self.actions = np.zeros((num_members, act_dim), np.float32)
         self.learner_steps = 0
@@ -293,10 +293,10 @@ class OnlineStepper:
         row = replay.pack(self.observations, self.actions, rewards, masks, next_observations)
         after_env = time.perf_counter()
         # Waited for here only to time it apart; the loop lets the learn call wait for it.
-        self.buffer = jax.block_until_ready(self.fns["insert"](self.buffer, row))
+        self.buffer = jax.block_until_ready(self.fns.insert(self.buffer, row))
         after_insert = time.perf_counter()
-        phase = self.learner_steps % self.fns["period"]
-        self.state, actions, self.sums = self.fns["learn"](self.state, self.buffer, after, self.sums, phase)
+        phase = self.learner_steps % self.fns.period
+        self.state, actions, self.sums = self.fns.learn(self.state, self.buffer, after, self.sums, phase)
         self.actions = np.clip(np.nan_to_num(np.asarray(actions)), -1.0, 1.0)
         self.learner_steps += self.updates_per_step
         self.observations = after

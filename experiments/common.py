@@ -12,10 +12,11 @@ from absl import logging as absl_logging
 from ml_collections import config_flags
 
 import xql_jax.configs
-from xql_jax import checks, multihost
+from xql_jax import checks, config_args, multihost
+from xql_jax import workdir as files
 from xql_jax.data import DatasetError
 from xql_jax.data.sources import ACCEPTED_NAMES
-from xql_jax.runs import TrainingDiverged, parse_sweep
+from xql_jax.runs import RunSpec, TrainingDiverged, Watch, parse_sweep
 
 # The config files ship inside the package, so the defaults resolve in any install and directory.
 CONFIG_DIR = os.path.dirname(os.path.abspath(xql_jax.configs.__file__))
@@ -76,9 +77,9 @@ def _define_member_flags(default_config: str) -> None:
     _define_process_flags()
     # ml_collections reads sys.argv itself; its errors for a missing file, an unknown variant or an
     # unknown field are tracebacks, so the config file and the override names are checked first.
-    sys.argv[:] = checks.last_config_overrides(expand_user_paths(sys.argv))
+    sys.argv[:] = config_args.last_config_overrides(expand_user_paths(sys.argv))
     try:
-        checks.check_config_args(sys.argv[1:], default_config)
+        config_args.check_config_args(sys.argv[1:], default_config)
     except ValueError as e:
         sys.exit(f"error: {e}")
     try:
@@ -159,7 +160,7 @@ def parse_flags(argv):
     """absl's parser (for app.run) with ``~`` expanded in path flags, and a bad flag value ending the
     launcher with one line instead of absl's FATAL block."""
     # app.run passes sys.argv itself, which ml_collections reads.
-    argv[:] = checks.last_config_overrides(expand_user_paths(argv))
+    argv[:] = config_args.last_config_overrides(expand_user_paths(argv))
     try:
         remaining = FLAGS(argv)
     except flags.Error as e:
@@ -181,7 +182,7 @@ def outputs_from_flags(workdir: str):
         return None
     import importlib.util
 
-    from xql_jax.loop import wandb_outputs
+    from xql_jax.outputs import wandb_outputs
 
     if importlib.util.find_spec("wandb") is None:
         sys.exit("error: --wandb_project needs wandb, which is not installed: pip install -e '.[wandb]'")
@@ -203,16 +204,24 @@ def sweep_from_flags():
         sys.exit(f"error: {e}")
 
 
-def member_flags(workdir: str) -> dict:
-    """The keyword arguments every training loop takes from the shared flags: seeds, devices,
-    progress bar and outputs (wandb with --wandb_project)."""
-    return dict(
+def spec_from_flags(sweep=None) -> RunSpec:
+    """What the run is, from the flags: --env_name, its seeds, ``sweep``, and (offline launchers)
+    --dataset_path and --data_dir."""
+    data = "dataset_path" in FLAGS
+    return RunSpec(
+        FLAGS.env_name,
+        dataset_path=FLAGS.dataset_path if data else None,
+        data_dir=FLAGS.data_dir if data else None,
         seed=FLAGS.seed,
         num_seeds=FLAGS.num_seeds,
-        shard=shard_flag(),
-        progress=FLAGS.progress,
-        outputs=outputs_from_flags(workdir),
+        sweep=sweep,
     )
+
+
+def watch_from_flags(workdir: str) -> Watch:
+    """How the run is watched, from the flags: ``workdir``, progress bar, outputs (wandb with
+    --wandb_project) and devices."""
+    return Watch(workdir, progress=FLAGS.progress, outputs=outputs_from_flags(workdir), shard=shard_flag())
 
 
 def shard_flag():
@@ -270,17 +279,9 @@ def train_from_flags(config, workdir: str, context: str = "", keep_going: bool =
     with exit_on_errors(context, workdir):
         fetch_from_flags()
         try:
-            return train_offline(
-                config,
-                workdir,
-                FLAGS.env_name,
-                dataset_path=FLAGS.dataset_path,
-                data_dir=FLAGS.data_dir,
-                sweep=sweep,
-                **member_flags(workdir),
-            )
+            return train_offline(config, spec_from_flags(sweep), watch_from_flags(workdir))
         except TrainingDiverged as e:
-            summary_path = os.path.join(os.path.expanduser(workdir), "summary.json")
+            summary_path = os.path.join(os.path.expanduser(workdir), files.SUMMARY)
             if not keep_going or not os.path.exists(summary_path):
                 raise
             import jax

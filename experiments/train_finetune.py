@@ -15,10 +15,13 @@ from common import (
     exit_on_errors,
     fetch_from_flags,
     join_processes,
-    member_flags,
     parse_flags,
     print_final,
+    spec_from_flags,
+    watch_from_flags,
 )
+
+from xql_jax.agents import algorithm_name
 
 FLAGS = flags.FLAGS
 define_run_flags(default_config=os.path.join(CONFIG_DIR, "finetune.py"))
@@ -34,7 +37,7 @@ def main(argv):
     from xql_jax.finetune import train_finetune
 
     config = FLAGS.config
-    algo = "iql" if config.agent.value_loss == "expectile" else "xql"
+    algo = algorithm_name("xql", config.agent)
     name = (
         f"finetune_{algo}_seed{FLAGS.seed}"
         if FLAGS.num_seeds == 1
@@ -43,14 +46,7 @@ def main(argv):
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, name)
     with exit_on_errors(workdir=workdir):
         fetch_from_flags()
-        summary = train_finetune(
-            config,
-            workdir,
-            FLAGS.env_name,
-            dataset_path=FLAGS.dataset_path,
-            data_dir=FLAGS.data_dir,
-            **member_flags(workdir),
-        )
+        summary = train_finetune(config, spec_from_flags(), watch_from_flags(workdir))
     if summary:
         print("offline phase:")
         print_final(summary["offline"], FLAGS.env_name, algo, FLAGS.seed)

@@ -14,6 +14,8 @@ import os
 from absl import app, flags
 from common import define_run_flags, join_processes, parse_flags, print_final, train_from_flags
 
+from xql_jax.agents import algorithm_name
+
 FLAGS = flags.FLAGS
 define_run_flags()
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<env_name>/<algo>_seed<seed>.")
@@ -24,7 +26,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     join_processes()
     config = FLAGS.config
-    algo = "iql" if config.agent.value_loss == "expectile" else "xql"
+    algo = algorithm_name("xql", config.agent)
     default_name = f"{algo}_seed{FLAGS.seed}" if FLAGS.num_seeds == 1 else f"{algo}_{FLAGS.num_seeds}seeds"
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, default_name)
     summary = train_from_flags(config, workdir)

@@ -13,10 +13,11 @@ from common import (
     define_online_flags,
     exit_on_errors,
     join_processes,
-    member_flags,
     parse_flags,
     print_final,
+    spec_from_flags,
     sweep_from_flags,
+    watch_from_flags,
 )
 
 from xql_jax.configs.online import for_task
@@ -42,13 +43,7 @@ def main(argv):
     workdir = FLAGS.workdir or os.path.join("runs", FLAGS.env_name, f"{name}_seed{FLAGS.seed}")
     sweep = sweep_from_flags()
     with exit_on_errors(workdir=workdir):
-        summary = train_online(
-            config,
-            workdir,
-            FLAGS.env_name,
-            sweep=sweep,
-            **member_flags(workdir),
-        )
+        summary = train_online(config, spec_from_flags(sweep), watch_from_flags(workdir))
     print_final(summary, FLAGS.env_name, config.variant, FLAGS.seed)
 
 

@@ -25,8 +25,11 @@ os.environ.setdefault("XLA_FLAGS", FAST_COMPILE_XLA_FLAGS)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+import json  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -93,3 +96,82 @@ def pytest_collection_modifyitems(config, items):
         return next((i for i, name in enumerate(HEAVY_FIRST) if name in item.nodeid), len(HEAVY_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
+
+
+# -- helpers shared by several test modules ---------------------------------------------------------
+# Runs a launcher as `python launcher.py ...` would and reports on stderr whether wandb was imported.
+REPORT_WANDB = (
+    "import os, runpy, sys\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+    "try:\n"
+    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "finally:\n"
+    "    print('wandb imported:', 'wandb' in sys.modules, file=sys.stderr)\n"
+)
+
+
+def run_offline_launcher(args, cwd=ROOT, report_wandb=False):
+    """train_offline.py run as a user would; ``report_wandb`` reports on stderr whether wandb was imported."""
+    return run_script("train_offline.py", args, cwd=cwd, wrapper=["-c", REPORT_WANDB] if report_wandb else [])
+
+
+def kill_after_checkpoint(script, args, workdir, step):
+    """Start a launcher and SIGKILL it once its checkpoint at ``step`` exists and rows past it are logged,
+    so the resumed run must drop those rows and redo them. ``step=None``: once rows are logged, before
+    any checkpoint, so the restarted run must drop every row and start over."""
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 240
+    metrics = workdir / "metrics.jsonl"
+    while time.time() < deadline and process.poll() is None:
+        logged = (
+            [json.loads(line)["step"] for line in open(metrics) if line.endswith("\n")]
+            if metrics.exists()
+            else []
+        )
+        if step is None and logged and not list((workdir / "checkpoints").glob("[0-9]*")):
+            break
+        if (
+            step is not None
+            and (workdir / "checkpoints" / str(step)).exists()
+            and logged
+            and max(logged) > step
+        ):
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed mid-way"
+
+
+OBS_DIM, ACT_DIM, N = 3, 2, 64
+
+
+def tiny(**overrides):
+    """A tiny X-QL learner config (16x16 networks) with ``overrides``."""
+    import dataclasses
+
+    from xql_jax.agents import xql
+
+    return dataclasses.replace(xql.XQLConfig(hidden_dims=(16, 16), decay_steps=100), **overrides)
+
+
+def fake_data(seed=0):
+    """N random transitions of OBS_DIM observations and ACT_DIM actions, as device arrays."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {
+        "observations": jnp.asarray(rng.normal(size=(N, OBS_DIM)), jnp.float32),
+        "actions": jnp.asarray(rng.uniform(-1, 1, size=(N, ACT_DIM)), jnp.float32),
+        "rewards": jnp.asarray(rng.normal(size=N), jnp.float32),
+        "masks": jnp.asarray(rng.integers(0, 2, size=N), jnp.float32),
+        "next_observations": jnp.asarray(rng.normal(size=(N, OBS_DIM)), jnp.float32),
+        "next_actions": jnp.asarray(rng.uniform(-1, 1, size=(N, ACT_DIM)), jnp.float32),
+    }

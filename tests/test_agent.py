@@ -5,27 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests.conftest import ACT_DIM, OBS_DIM, fake_data, tiny
 from xql_jax.agents import xql
 from xql_jax.data import sample_batch
 from xql_jax.train import make_train_chunk
-
-OBS_DIM, ACT_DIM, N = 3, 2, 64
-
-
-def tiny(**overrides) -> xql.XQLConfig:
-    return dataclasses.replace(xql.XQLConfig(hidden_dims=(16, 16), decay_steps=100), **overrides)
-
-
-def fake_data(seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "observations": jnp.asarray(rng.normal(size=(N, OBS_DIM)), jnp.float32),
-        "actions": jnp.asarray(rng.uniform(-1, 1, size=(N, ACT_DIM)), jnp.float32),
-        "rewards": jnp.asarray(rng.normal(size=N), jnp.float32),
-        "masks": jnp.asarray(rng.integers(0, 2, size=N), jnp.float32),
-        "next_observations": jnp.asarray(rng.normal(size=(N, OBS_DIM)), jnp.float32),
-        "next_actions": jnp.asarray(rng.uniform(-1, 1, size=(N, ACT_DIM)), jnp.float32),
-    }
 
 
 def leaves_differ(a, b):
@@ -143,10 +126,9 @@ def test_config_rejects_unknown_and_invalid_fields():
 def test_policy_actions_are_deterministic_and_bounded():
     config = tiny(actor_dropout_rate=0.5)
     state = xql.create_state(jax.random.PRNGKey(5), OBS_DIM, ACT_DIM, config)
-    actor_def = xql.networks(config, ACT_DIM)[0]
     obs = jnp.ones((4, OBS_DIM)) * 100.0
-    a1 = xql.policy_actions(actor_def, state.actor.params, obs)
-    a2 = xql.policy_actions(actor_def, state.actor.params, obs)
+    a1 = xql.eval_actions(state, obs, config)
+    a2 = xql.eval_actions(state, obs, config)
     np.testing.assert_array_equal(a1, a2)  # dropout is off at evaluation
     assert a1.shape == (4, ACT_DIM) and np.all(np.abs(a1) <= 1.0)
 
@@ -154,7 +136,6 @@ def test_policy_actions_are_deterministic_and_bounded():
 def test_every_registered_learner_provides_the_interface_with_its_signatures():
     """The loops use a learner only through ``agents.INTERFACE``: each registered module must have
     every name, callable with the documented parameters, and a frozen config class."""
-    import dataclasses
     import inspect
 
     from xql_jax import agents

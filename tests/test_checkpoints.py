@@ -2,21 +2,19 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_launcher import run
+from tests.conftest import ROOT, kill_after_checkpoint
+from tests.conftest import run_offline_launcher as run
 from xql_jax.agents import xql
 from xql_jax.checkpoints import Checkpointer
-from xql_jax.logger import RunLogger
-from xql_jax.runs import Member
+from xql_jax.outputs import RunLogger
+from xql_jax.runs import Member, RunSpec, Watch
 from xql_jax.train import init_member_states
 
 ARGS = [
@@ -34,42 +32,9 @@ ARGS = [
 def final_state(workdir):
     template = init_member_states([Member(0)], 4, 2, xql.XQLConfig(hidden_dims=(16, 16)))
     checkpointer = Checkpointer(str(workdir))
-    state, record = checkpointer.restore(checkpointer.latest_step(), template)
+    state, record = checkpointer.restore_latest(template, log=lambda *_: None)
     checkpointer.close()
     return state, record
-
-
-def kill_after_checkpoint(script, args, workdir, step):
-    """Start a launcher and SIGKILL it once its checkpoint at ``step`` exists and rows past it are logged,
-    so the resumed run must drop those rows and redo them. ``step=None``: once rows are logged, before
-    any checkpoint, so the restarted run must drop every row and start over."""
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "experiments", script), *args],
-        cwd=ROOT,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 240
-    metrics = workdir / "metrics.jsonl"
-    while time.time() < deadline and process.poll() is None:
-        logged = (
-            [json.loads(line)["step"] for line in open(metrics) if line.endswith("\n")]
-            if metrics.exists()
-            else []
-        )
-        if step is None and logged and not list((workdir / "checkpoints").glob("[0-9]*")):
-            break
-        if (
-            step is not None
-            and (workdir / "checkpoints" / str(step)).exists()
-            and logged
-            and max(logged) > step
-        ):
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed mid-way"
 
 
 def rows(path, drop=("steps_per_second", "wall_time")):
@@ -131,16 +96,17 @@ def test_a_finished_run_started_again_is_not_retrained_and_a_changed_config_is_r
     from xql_jax.train import train_offline
 
     lines = []
-    args = dict(dataset_path=small_maze_file, progress=False, log=lines.append)
-    train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+    spec = RunSpec("pointmaze-umaze-v0", dataset_path=small_maze_file)
+    watch = Watch(str(tmp_path), progress=False, log=lines.append)
+    train_offline(tiny_offline_config, spec, watch)
     before = open(tmp_path / "metrics.jsonl").read()
     lines.clear()
-    summary = train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+    summary = train_offline(tiny_offline_config, spec, watch)
     assert any("resuming from the checkpoint at step 40" in line for line in lines) and summary["steps"] == 40
     assert open(tmp_path / "metrics.jsonl").read() == before  # nothing retrained, nothing duplicated
     tiny_offline_config.agent.beta = 5.0
     with pytest.raises(ValueError, match=r"holds another run \(agent\.beta: 2\.0 -> 5\.0\)"):
-        train_offline(tiny_offline_config, str(tmp_path), "pointmaze-umaze-v0", **args)
+        train_offline(tiny_offline_config, spec, watch)
 
 
 def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_path):
@@ -159,10 +125,10 @@ def test_logger_cuts_rows_after_the_checkpoint_and_rows_cut_off_by_a_kill(tmp_pa
 def test_tensorboard_rows_are_on_disk_when_logged_even_if_the_process_is_killed_next(tmp_path):
     """tensorboardX queued events for a thread that a kill soon after a checkpoint never drained; the
     resume then purged everything after the checkpoint, so those rows were lost for good."""
-    from xql_jax.logger import read_tensorboard_scalars
+    from xql_jax.outputs import read_tensorboard_scalars
 
     code = (
-        "import os, sys; from xql_jax.logger import RunLogger\n"
+        "import os, sys; from xql_jax.outputs import RunLogger\n"
         "logger = RunLogger(sys.argv[1])\n"
         "for step in range(1, 51): logger.log_train(step, {'loss': float(step)})\n"
         "os._exit(0)  # killed: nothing is closed\n"
@@ -189,7 +155,8 @@ def test_a_cut_that_leaves_no_evaluation_keeps_eval_csv_readable(tmp_path):
 def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path):
     import pytest
 
-    from xql_jax.runs import MemberRecords, TrainingDiverged, member_dirs
+    from xql_jax.runs import MemberRecords, TrainingDiverged
+    from xql_jax.workdir import member_dirs, write_summaries
 
     members = [Member(0), Member(1)]
     outputs = [[RunLogger(d, tensorboard=False)] for d in member_dirs(str(tmp_path), members)]
@@ -202,7 +169,7 @@ def test_a_diverged_member_is_dropped_and_marked_while_the_others_go_on(tmp_path
     )
     assert records.diverged == {1: "training diverged at step 200: 5 parameter values are not finite"}
     records.log_eval(200, np.array([[1.0, 3.0], [np.nan, np.nan]]), None)
-    summary = records.write_summaries(200, "return_mean", {"env_name": "x"}, {"beta": 2.0})
+    summary = write_summaries(records, 200, "return_mean", {"env_name": "x"}, {"beta": 2.0})
     assert summary["diverged"] == {"seed1": records.diverged[1]}
     assert summary["groups"]["all"]["last"] == {"mean": 2.0, "std": 0.0, "n": 1}
     assert "nonfinite_params" not in json.loads(open(tmp_path / "seed0" / "metrics.jsonl").readline())
@@ -227,7 +194,9 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
     config.update(eval_episodes=1, eval_envs=1)
     quiet = dict(progress=False, log=lambda *_: None)
     first = train_offline(
-        config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=small_maze_file, **quiet
+        config,
+        RunSpec("pointmaze-umaze-v0", dataset_path=small_maze_file),
+        Watch(str(tmp_path / "run"), **quiet),
     )
     saved = json.load(open(tmp_path / "run" / "config.json"))["run"]
     assert saved["dataset"] == "pointmaze-umaze-v0" and saved["transitions"] == 3000 - 2 - 1
@@ -237,7 +206,7 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
     shutil.copy(small_maze_file, moved)
     shutil.copy(os.path.splitext(small_maze_file)[0] + ".json", moved.parent / "data.json")
     again = train_offline(
-        config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=str(moved), **quiet
+        config, RunSpec("pointmaze-umaze-v0", dataset_path=str(moved)), Watch(str(tmp_path / "run"), **quiet)
     )
     assert again["last"] == first["last"]
     # Other content under the same name is refused before anything is restored.
@@ -250,7 +219,9 @@ def test_resuming_a_workdir_with_another_dataset_is_refused(tmp_path, small_maze
         ValueError,
         match=r"on pointmaze-umaze-v0 \(.*content [0-9a-f]{16}\) \(references .*\), this run is on",
     ):
-        train_offline(config, str(tmp_path / "run"), "pointmaze-umaze-v0", dataset_path=other, **quiet)
+        train_offline(
+            config, RunSpec("pointmaze-umaze-v0", dataset_path=other), Watch(str(tmp_path / "run"), **quiet)
+        )
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing_that_looks_whole(tmp_path, monkeypatch, capfd):

@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_script
-from xql_jax import checks, losses
+from xql_jax import checks, config_args, losses
 from xql_jax.configs import base, maze, online
-from xql_jax.data import DatasetError, sources
+from xql_jax.data import DatasetError, prepare, sources
 from xql_jax.data.dataset import (
     data_file,
     load_d4rl_hdf5,
     references_path,
 )
 from xql_jax.envs import make_env, make_online_env, unit_actions
+from xql_jax.runs import RunSpec, Watch
 
 MAZE = os.path.join(ROOT, "configs", "maze.py")
 
@@ -55,38 +56,38 @@ def test_config_file_and_variant_errors_name_the_file_and_its_variants(tmp_path)
     with pytest.raises(
         ValueError, match=r"--config file .*absent\.py not found; the shipped configs are .*maze\.py"
     ):
-        checks.check_config_args([f"--config={tmp_path}/absent.py"], MAZE)
+        config_args.check_config_args([f"--config={tmp_path}/absent.py"], MAZE)
     with pytest.raises(
         ValueError, match=r"^--config=.*maze\.py:nope: unknown config variant 'nope'; use 'xql' or 'iql'$"
     ):
-        checks.check_config_args(["--config", f"{MAZE}:nope"], MAZE)
+        config_args.check_config_args(["--config", f"{MAZE}:nope"], MAZE)
     online_file = os.path.join(ROOT, "configs", "online.py")
     with pytest.raises(ValueError, match=r"unknown config variant 'x'; use one of \('xsac', 'sac'"):
-        checks.check_config_args([f"--config={online_file}:x"], MAZE)
+        config_args.check_config_args([f"--config={online_file}:x"], MAZE)
     broken = tmp_path / "broken.py"
     broken.write_text("def get_config(:\n")
     with pytest.raises(ValueError, match=r"--config file .*broken\.py does not load: SyntaxError"):
-        checks.check_config_args([f"--config={broken}"], MAZE)
-    checks.check_config_args([f"--config={MAZE}:iql", "--config.agent.beta=3"], MAZE)  # fine as it is
+        config_args.check_config_args([f"--config={broken}"], MAZE)
+    config_args.check_config_args([f"--config={MAZE}:iql", "--config.agent.beta=3"], MAZE)  # fine as it is
 
 
 def test_unknown_config_field_names_the_field_and_the_valid_ones():
     with pytest.raises(ValueError) as error:
-        checks.check_config_args(["--config.x=1"], MAZE)
+        config_args.check_config_args(["--config.x=1"], MAZE)
     assert str(error.value).startswith(
         "--config.x=1: unknown config field x; config has ['agent', 'batch_size'"
     )
     with pytest.raises(
         ValueError, match=r"unknown config field agent.betta; did you mean beta\? config.agent has"
     ):
-        checks.check_config_args(["--config.agent.betta=1"], MAZE)
+        config_args.check_config_args(["--config.agent.betta=1"], MAZE)
     with pytest.raises(ValueError, match=r"config.agent.beta is a float, it has no field 'x'"):
-        checks.check_config_args(["--config.agent.beta.x=1"], MAZE)
+        config_args.check_config_args(["--config.agent.beta.x=1"], MAZE)
     with pytest.raises(
         ValueError, match=r"max_clip=None: .* cannot be set to None .*; pass inf for no clipping"
     ):
-        checks.check_config_args(["--config.agent.max_clip=None"], MAZE)
-    checks.check_config_args(["--config.agent.max_clip=inf", "--noconfig.agent.double_q"], MAZE)
+        config_args.check_config_args(["--config.agent.max_clip=None"], MAZE)
+    config_args.check_config_args(["--config.agent.max_clip=inf", "--noconfig.agent.double_q"], MAZE)
 
 
 @pytest.mark.parametrize(
@@ -157,7 +158,7 @@ def test_a_repeated_config_override_keeps_the_last_value_as_absl_flags_do():
         "--config.agent.hidden_dims=(64,64)",
         "--config.agent.hidden_dims=(16,)",
     ]
-    assert checks.last_config_overrides(argv) == [
+    assert config_args.last_config_overrides(argv) == [
         "prog",
         f"--config={MAZE}",
         "--config.agent.hidden_dims=(16,)",
@@ -165,7 +166,7 @@ def test_a_repeated_config_override_keeps_the_last_value_as_absl_flags_do():
     widths = []
     saved = list(sys.argv)
     try:
-        for args in (argv, checks.last_config_overrides(argv)):
+        for args in (argv, config_args.last_config_overrides(argv)):
             sys.argv[:] = args  # ml_collections reads the overrides from sys.argv
             values = flags.FlagValues()
             config_flags.DEFINE_config_file("config", MAZE, "", flag_values=values)
@@ -183,7 +184,9 @@ def test_a_batch_larger_than_the_dataset_is_refused_before_training(tmp_path):
     config.batch_size = 100
     path = _write(tmp_path / "b.hdf5", 3, 1)  # 40 rows, 39 transitions
     with pytest.raises(ValueError, match=r"config.batch_size \(100\) exceeds the 39 transitions of .*b.hdf5"):
-        train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+        train_offline(
+            config, RunSpec("Pendulum-v1", dataset_path=path), Watch(str(tmp_path / "run"), progress=False)
+        )
     assert not os.path.exists(tmp_path / "run")
 
 
@@ -250,7 +253,9 @@ def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
     with pytest.raises(
         DatasetError, match=r"p.json: needs numbers under \['ref_min_score', 'ref_max_score'\]"
     ):
-        train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+        train_offline(
+            config, RunSpec("Pendulum-v1", dataset_path=path), Watch(str(tmp_path / "run"), progress=False)
+        )
     assert not os.path.exists(tmp_path / "run")
     # json reads NaN and Infinity: they made every score nan (last=nan) or 0.0 for every policy.
     for bad in (
@@ -259,7 +264,11 @@ def test_reference_json_with_wrong_keys_fails_before_training(tmp_path):
     ):
         path = _write(tmp_path / "n.hdf5", 3, 1, references=bad)
         with pytest.raises(DatasetError, match=r"n.json: needs numbers under .*, finite ones"):
-            train_offline(config, str(tmp_path / "run"), "Pendulum-v1", dataset_path=path, progress=False)
+            train_offline(
+                config,
+                RunSpec("Pendulum-v1", dataset_path=path),
+                Watch(str(tmp_path / "run"), progress=False),
+            )
 
 
 def test_fractional_terminals_are_refused(tmp_path):
@@ -280,13 +289,13 @@ def test_actions_clipped_as_the_official_code_and_a_warning_when_clearly_outside
     path = _write(tmp_path / "a.hdf5", 4, 2, actions=actions)
     env = sources.resolve("pointmaze-umaze-v0", path).make_env()  # actions in [-1, 1]
     lines = []
-    dataset = checks.check_dataset(load_d4rl_hdf5(path), env, path, log=lines.append)
+    dataset = prepare.to_learner_actions(load_d4rl_hdf5(path), env, path, log=lines.append)
     assert lines == []  # 5e-4 past the bound is rounding: clipped without a word
     assert dataset.actions.max() == np.float32(1 - 1e-5) and dataset.actions.min() == np.float32(-1 + 1e-5)
     np.testing.assert_array_equal(dataset.actions[5:10], actions[5:10])  # inside: unchanged
     actions[7, 1] = 1.8  # unnormalised, or another environment's
     path = _write(tmp_path / "b.hdf5", 4, 2, actions=actions)
-    dataset = checks.check_dataset(load_d4rl_hdf5(path), env, path, log=lines.append)
+    dataset = prepare.to_learner_actions(load_d4rl_hdf5(path), env, path, log=lines.append)
     (warning,) = lines
     assert warning.startswith(f"warning: {path}: actions (dimension 1) span [-1, 1.8] but the environment's")
     assert "there are [-1, 1] (2.56% of the rows outside)" in warning and "check --env_name" in warning
@@ -307,7 +316,7 @@ def test_evaluation_and_collection_act_alike_on_a_box_other_than_unit(tmp_path):
     np.testing.assert_array_equal(steps[0], steps[1])  # both sent torque 1.0
     assert not np.allclose(steps[0], steps[2])  # the raw environment got torque 0.5
     # The data's torques are mapped into the same [-1, 1] units the evaluation acts in.
-    dataset = checks.check_dataset(source.load(), evaluation, path)
+    dataset = prepare.to_learner_actions(source.load(), evaluation, path)
     np.testing.assert_allclose(
         dataset.actions[:, 0], np.clip(np.linspace(-1, 1, 40)[:-1], -1 + 1e-5, 1 - 1e-5), atol=1e-6
     )

@@ -16,6 +16,7 @@ from xql_jax.data import (
     to_device,
 )
 from xql_jax.data import dataset as data_module
+from xql_jax.runs import RunSpec, Watch
 
 
 def raw_episodes():
@@ -135,8 +136,8 @@ def test_non_numeric_dtype_is_reported(tmp_path):
 
 
 def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
-    from xql_jax.checks import check_shapes
     from xql_jax.data import pointmaze
+    from xql_jax.data.prepare import check_shapes
 
     dataset = load_d4rl_hdf5(write(tmp_path / "d.hdf5", raw_episodes()))  # 2-d observations, 1-d actions
     with pytest.raises(DatasetError, match=r"dims 2/1 but the environment expects \(4,\)/\(2,\)"):
@@ -144,8 +145,8 @@ def test_dataset_that_does_not_fit_the_environment_is_reported(tmp_path):
 
 
 def test_d4rl_names_resolve_to_their_files_references_and_environments(tmp_path, monkeypatch):
-    from xql_jax.checks import check_shapes
     from xql_jax.data import d4rl, sources
+    from xql_jax.data.prepare import check_shapes
 
     monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path))
     with pytest.raises(
@@ -183,8 +184,8 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     import gymnasium as gym
     import minari
 
-    from xql_jax.checks import check_shapes
     from xql_jax.data import minari_data, sources
+    from xql_jax.data.prepare import check_shapes
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     env = minari.DataCollector(gym.make("Pendulum-v1", max_episode_steps=20))
@@ -218,7 +219,9 @@ def test_minari_dataset_made_with_datacollector_loads_and_trains(tmp_path, monke
     config.reward_preprocessing = "none"
     config.update(batch_size=16, max_steps=20, log_interval=10, eval_interval=20, checkpoint_interval=0)
     config.update(eval_episodes=2, eval_envs=2)
-    summary = train_offline(config, str(tmp_path / "run"), "minari:pendulum/random-v0", progress=False)
+    summary = train_offline(
+        config, RunSpec("minari:pendulum/random-v0"), Watch(str(tmp_path / "run"), progress=False)
+    )
     assert summary["metric"] == "normalized_score" and np.isfinite(summary["last"])
     with pytest.raises(
         DatasetError, match=r"Minari dataset 'nope/none-v0' not found in .*MINARI_DATASETS_PATH"

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.conftest import ROOT, run_script
+from tests.conftest import run_offline_launcher as run
 
 TINY = [
     "--config.agent.hidden_dims=(16,16)",
@@ -18,22 +19,6 @@ TINY = [
     "--config.batch_size=32",
     "--progress=false",
 ]
-
-
-# Runs a launcher as `python launcher.py ...` would and reports on stderr whether wandb was imported.
-REPORT_WANDB = (
-    "import os, runpy, sys\n"
-    "sys.argv = sys.argv[1:]\n"
-    "sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
-    "try:\n"
-    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
-    "finally:\n"
-    "    print('wandb imported:', 'wandb' in sys.modules, file=sys.stderr)\n"
-)
-
-
-def run(args, cwd=ROOT, report_wandb=False):
-    return run_script("train_offline.py", args, cwd=cwd, wrapper=["-c", REPORT_WANDB] if report_wandb else [])
 
 
 @pytest.mark.parametrize("variant", ["xql", "iql"])

@@ -7,8 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.conftest import run_script
-from tests.test_launcher import run as run_offline_launcher
+from tests.conftest import run_offline_launcher, run_script
 from xql_jax import made_datasets
 from xql_jax.data import made, qlearning_transitions
 from xql_jax.data.dataset import DatasetError

@@ -8,8 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_agent import ACT_DIM, OBS_DIM, fake_data, tiny
+from tests.conftest import ACT_DIM, OBS_DIM, ROOT, fake_data, tiny
 from xql_jax.agents import xql
 from xql_jax.train import Member, init_member_states, make_members, make_train_chunk
 
@@ -65,7 +64,7 @@ SHARDED_SCRIPT = textwrap.dedent(
     os.environ["JAX_PLATFORMS"] = "cpu"
     import jax, numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
-    from tests.test_agent import ACT_DIM, OBS_DIM, fake_data, tiny
+    from tests.conftest import ACT_DIM, OBS_DIM, fake_data, tiny
     from xql_jax.train import init_member_states, make_members, make_train_chunk, member_mesh
 
     assert jax.device_count() == 4, jax.devices()

@@ -183,7 +183,7 @@ def test_processes_started_with_other_settings_are_refused_before_training(tmp_p
     )
 
     # Process 0 cannot take the workdir (another run holds it): every process stops, not only 0.
-    from xql_jax.loop import lock_workdir, prepare_workdir, unlock_workdir
+    from xql_jax.workdir import lock_workdir, prepare_workdir, unlock_workdir
 
     lock = lock_workdir(prepare_workdir(str(tmp_path / "batch32")))
     try:

@@ -184,7 +184,8 @@ def test_fine_tuning_on_ogbench_is_refused_in_one_line(tmp_path):
     """Its online phase reported returns where the offline phase reported the success rate."""
     from xql_jax.configs import finetune
     from xql_jax.finetune import train_finetune
+    from xql_jax.runs import RunSpec, Watch
 
     with pytest.raises(ValueError, match="fine-tuning reports returns online, not OGBench's success rate"):
-        train_finetune(finetune.get_config(), str(tmp_path / "run"), NAME, progress=False)
+        train_finetune(finetune.get_config(), RunSpec(NAME), Watch(str(tmp_path / "run"), progress=False))
     assert not (tmp_path / "run").exists()

@@ -15,6 +15,7 @@ from xql_jax.agents import sac, td3
 from xql_jax.data import replay
 from xql_jax.envs import make_env, make_online_env
 from xql_jax.networks import gaussian_log_prob, sample_tanh_gaussian
+from xql_jax.runs import RunSpec, Watch
 
 OBS_DIM, ACT_DIM, BATCH = 5, 2, 16
 
@@ -182,7 +183,7 @@ def test_fine_tuning_batches_take_their_online_fraction_from_collected_rows():
         lambda x: jnp.asarray(x)[None], module.create_state(jax.random.PRNGKey(0), OBS_DIM, ACT_DIM, config)
     )
     fns = make_step_functions("td3", config, 200, 2, online_fraction=0.5, offline_rows=4)
-    _, batches = fns["sample"](states, jax.tree_util.tree_map(lambda x: x[None], buffer))
+    _, batches = fns.sample(states, jax.tree_util.tree_map(lambda x: x[None], buffer))
     assert batches["rewards"].shape == (1, 2, 200) and int(np.sum(np.asarray(batches["rewards"]) >= 4)) == 200
 
 
@@ -274,7 +275,7 @@ def test_online_seeds_in_one_program_and_unknown_task_beta(tmp_path):
 
 
 def test_online_run_killed_mid_way_resumes_without_duplicate_rows(tmp_path):
-    from tests.test_checkpoints import kill_after_checkpoint
+    from tests.conftest import kill_after_checkpoint
 
     args = [f"--workdir={tmp_path}", "--config=configs/online.py:td3", "--config.checkpoint_interval=300"]
     args += TINY_ONLINE + ["--config.max_steps=900", "--config.log_interval=100"]
@@ -302,7 +303,9 @@ def test_online_divergence_stops_the_run_naming_step_and_loss(tmp_path):
     with pytest.raises(
         TrainingDiverged, match=r"training diverged at step 100: \w+_loss = [0-9.e+]+ exceeds 1e\+08"
     ):
-        train_online(config, str(tmp_path), "cheetah-run", progress=False, log=lambda *_: None)
+        train_online(
+            config, RunSpec("cheetah-run"), Watch(str(tmp_path), progress=False, log=lambda *_: None)
+        )
     summary = json.load(open(tmp_path / "summary.json"))
     assert summary["diverged"].startswith("training diverged at step 100") and summary["last"] is None
 

@@ -9,6 +9,7 @@ from xql_jax import losses, protocols
 from xql_jax.agents import xql
 from xql_jax.checks import check_offline_config
 from xql_jax.configs import finetune, official, tuned
+from xql_jax.runs import RunSpec, Watch
 
 # Written down from github Div99/XQL at dff09af, offline/reproduce/<script>: (beta = --temp,
 # --max_clip, --batch_size, --num_v_updates, --sample_random_times, --noise), launcher defaults
@@ -153,7 +154,7 @@ def test_online_default_is_the_official_run_length():
 def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_protocol(
     tmp_path, small_maze_file, tiny_offline_config, quiet, monkeypatch
 ):
-    from xql_jax import evaluation, train
+    from xql_jax import evaluation, loop, train
 
     seeds = []
 
@@ -161,11 +162,13 @@ def test_offline_run_draws_new_start_states_per_evaluation_and_records_its_proto
         seeds.append(seed)
         return evaluation.rollouts(act, envs, num_episodes, seed)
 
-    monkeypatch.setattr(train, "rollouts", recording_rollouts)
+    monkeypatch.setattr(loop, "rollouts", recording_rollouts)
     config = tiny_offline_config
     config.eval_interval = 20  # two evaluations: steps 20 and 40
     summary = train.train_offline(
-        config, str(tmp_path / "run"), "pointmaze-umaze-v0", seed=3, dataset_path=small_maze_file, **quiet
+        config,
+        RunSpec("pointmaze-umaze-v0", seed=3, dataset_path=small_maze_file),
+        Watch(str(tmp_path / "run"), **quiet),
     )
     base = 1_000_000 * (3 + 1)
     assert seeds == [evaluation.evaluation_seed(base, 20), evaluation.evaluation_seed(base, 40)]

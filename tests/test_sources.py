@@ -151,7 +151,7 @@ def test_identity_hashes_the_content_not_the_place(tmp_path):
 def test_a_saved_run_on_other_data_or_another_score_scale_is_refused(tmp_path):
     import ml_collections
 
-    from xql_jax.runs import check_same_config, config_with_identity
+    from xql_jax.workdir import check_same_config, config_with_identity
 
     config = ml_collections.ConfigDict({"batch_size": 256})
     identity = {

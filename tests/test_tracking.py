@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from xql_jax import tracking
+from xql_jax.runs import RunSpec, Watch
 
 
 @pytest.fixture
@@ -144,14 +145,17 @@ def test_loggers_fan_out_to_every_logger():
         def close(self):
             self.calls.append(("close",))
 
+    from xql_jax.outputs import close_all
+    from xql_jax.runs import Member, MemberRecords
+
     a, b = Recorder(), Recorder()
-    both = tracking.Loggers(a, None, b)
-    both.log_train(5, {"q": 1.0})
-    both.log_eval(5, {"normalized_score": 3.0})
-    both.close()
-    assert (
-        a.calls == b.calls == [("train", 5, {"q": 1.0}), ("eval", 5, {"normalized_score": 3.0}), ("close",)]
-    )
+    both = MemberRecords("w", [Member(0)], outputs=[[a, b]])  # a member's outputs, as the loops inject them
+    both.log_train(5, {"q": np.array([1.0])})
+    both.log_eval(5, np.array([[3.0]]), {"ref_min_score": 0.0, "ref_max_score": 100.0})
+    close_all(both.outputs[0])
+    assert a.calls == b.calls
+    assert a.calls[0] == ("train", 5, {"q": 1.0}) and a.calls[2] == ("close",)
+    assert a.calls[1][:2] == ("eval", 5) and a.calls[1][2]["normalized_score"] == 3.0
 
 
 def test_importing_the_package_and_tracking_leaves_wandb_unimported():
@@ -163,19 +167,15 @@ def test_importing_the_package_and_tracking_leaves_wandb_unimported():
 
 
 def test_a_run_with_wandb_logs_every_members_rows(offline_wandb, small_maze_file, tiny_offline_config, quiet):
-    from xql_jax.loop import wandb_outputs
+    from xql_jax.outputs import wandb_outputs
     from xql_jax.train import train_offline
 
     workdir = str(offline_wandb / "run")
     outputs = wandb_outputs({"project": "xql-test"}, workdir)
     train_offline(
         tiny_offline_config,
-        workdir,
-        "pointmaze-umaze-v0",
-        dataset_path=small_maze_file,
-        num_seeds=2,
-        outputs=outputs,
-        **quiet,
+        RunSpec("pointmaze-umaze-v0", dataset_path=small_maze_file, num_seeds=2),
+        Watch(workdir, outputs=outputs, **quiet),
     )
     for member in ("seed0", "seed1"):
         (run_dir,) = glob.glob(os.path.join(workdir, member, "wandb", "offline-run-*"))

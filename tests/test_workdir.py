@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import run_script
+from xql_jax.runs import RunSpec, Watch
 from xql_jax.train import train_offline
 
 MAZE = "pointmaze-umaze-v0"
@@ -34,13 +35,17 @@ def test_a_second_run_in_a_locked_workdir_is_refused_and_the_lock_is_freed_after
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(ValueError, match=r"is in use by another run \(pid 4242 on elsewhere\)"):
-            train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+            train_offline(
+                tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+            )
         assert not (workdir / "metrics.jsonl").exists() and not (workdir / "config.json").exists()
     finally:
         holder.kill()
         holder.wait()
     # The holder is gone (a killed run frees its lock too): the workdir can be used.
-    summary = train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    summary = train_offline(
+        tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+    )
     assert summary["steps"] == 40
     assert open(workdir / ".lock").read().startswith(f"pid {os.getpid()} on ")
 
@@ -74,18 +79,17 @@ def test_a_run_inside_or_around_a_running_workdir_is_refused(
             with pytest.raises(ValueError, match=f"is {relation} {held}, the workdir of a run in progress"):
                 train_offline(
                     tiny_offline_config,
-                    str(started),
-                    MAZE,
-                    dataset_path=small_maze_file,
-                    num_seeds=2,
-                    **quiet,
+                    RunSpec(MAZE, dataset_path=small_maze_file, num_seeds=2),
+                    Watch(str(started), **quiet),
                 )
             assert not (started / "config.json").exists()
         finally:
             holder.kill()
             holder.wait()
     # A nested workdir whose run has ended (its lock free) is no obstacle.
-    summary = train_offline(tiny_offline_config, str(outer), MAZE, dataset_path=small_maze_file, **quiet)
+    summary = train_offline(
+        tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(outer), **quiet)
+    )
     assert summary["steps"] == 40
 
 
@@ -93,19 +97,23 @@ def test_another_config_or_member_set_is_refused_before_orbax_with_or_without_a_
     tmp_path, small_maze_file, tiny_offline_config, quiet
 ):
     workdir = str(tmp_path / "run")
-    train_offline(tiny_offline_config, workdir, MAZE, dataset_path=small_maze_file, **quiet)
+    train_offline(tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(workdir, **quiet))
     wider = tiny_offline_config.copy_and_resolve_references()
     wider.agent.hidden_dims = (16, 16)  # another parameter shape: Orbax would fail on the template
     with pytest.raises(ValueError, match=r"holds another run \(agent\.hidden_dims: \[8, 8\] -> \[16, 16\]\)"):
-        train_offline(wider, workdir, MAZE, dataset_path=small_maze_file, **quiet)
+        train_offline(wider, RunSpec(MAZE, dataset_path=small_maze_file), Watch(workdir, **quiet))
     with pytest.raises(
         ValueError, match=r"holds another run \(run\.members: \['seed0'\] -> \['seed0', 'seed1'\]"
     ):
-        train_offline(tiny_offline_config, workdir, MAZE, dataset_path=small_maze_file, num_seeds=2, **quiet)
+        train_offline(
+            tiny_offline_config,
+            RunSpec(MAZE, dataset_path=small_maze_file, num_seeds=2),
+            Watch(workdir, **quiet),
+        )
     # No checkpoint at all (a run that died before its first one): still this run's workdir only.
     os.system(f"rm -r {workdir}/checkpoints")
     with pytest.raises(ValueError, match=r"agent\.hidden_dims"):
-        train_offline(wider, workdir, MAZE, dataset_path=small_maze_file, **quiet)
+        train_offline(wider, RunSpec(MAZE, dataset_path=small_maze_file), Watch(workdir, **quiet))
     steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
     assert steps == [20, 40]  # the refused starts wrote nothing
 
@@ -116,7 +124,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(
     workdir = tmp_path / "run"
     tiny_offline_config.max_steps = 60
     tiny_offline_config.eval_interval = 20
-    train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    train_offline(
+        tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+    )
     assert sorted(os.listdir(workdir / "checkpoints")) == ["40", "60"]
     # Damage every file of the newest checkpoint's state (a disk error, a half-deleted folder).
     for root, _, files in os.walk(workdir / "checkpoints" / "60" / "state"):
@@ -126,11 +136,8 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(
     lines = []
     summary = train_offline(
         tiny_offline_config,
-        str(workdir),
-        MAZE,
-        dataset_path=small_maze_file,
-        progress=False,
-        log=lines.append,
+        RunSpec(MAZE, dataset_path=small_maze_file),
+        Watch(str(workdir), progress=False, log=lines.append),
     )
     assert any("checkpoint at step 60" in line and "cannot be read" in line for line in lines), lines
     assert any("resuming from the checkpoint at step 40" in line for line in lines), lines
@@ -147,7 +154,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(
             with open(os.path.join(root, name), "wb") as f:
                 f.write(b"garbage")
     with pytest.raises(ValueError, match=r"no checkpoint in .* can be read \(steps \[60, 40\]\)"):
-        train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+        train_offline(
+            tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+        )
 
 
 def test_checkpoints_with_missing_files_fail_in_one_line_without_orbax_noise(
@@ -159,7 +168,9 @@ def test_checkpoints_with_missing_files_fail_in_one_line_without_orbax_noise(
 
     workdir = tmp_path / "run"
     tiny_offline_config.max_steps = 60
-    train_offline(tiny_offline_config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    train_offline(
+        tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+    )
     for step in ("40", "60"):
         for root, dirs, _ in os.walk(workdir / "checkpoints" / step / "state"):
             for name in [d for d in dirs if d == "d"]:
@@ -184,11 +195,8 @@ def test_a_diverged_run_leaves_its_summary_and_a_wholly_diverged_setting_is_repo
     with pytest.raises(TrainingDiverged, match="training diverged at step"):
         train_offline(
             tiny_offline_config,
-            str(workdir),
-            MAZE,
-            dataset_path=small_maze_file,
-            sweep={"beta": [1e-30]},  # the Gumbel loss explodes
-            **quiet,
+            RunSpec(MAZE, dataset_path=small_maze_file, sweep={"beta": [1e-30]}),
+            Watch(str(workdir), **quiet),
         )
     summary = json.load(open(workdir / "summary.json"))
     assert summary["diverged"] and summary["last"] is None and summary["steps"] == 20
@@ -196,12 +204,8 @@ def test_a_diverged_run_leaves_its_summary_and_a_wholly_diverged_setting_is_repo
     sweep_dir = tmp_path / "sweep"
     summary = train_offline(
         tiny_offline_config,
-        str(sweep_dir),
-        MAZE,
-        dataset_path=small_maze_file,
-        num_seeds=2,
-        sweep={"beta": [2.0, 1e-30]},
-        **quiet,
+        RunSpec(MAZE, dataset_path=small_maze_file, num_seeds=2, sweep={"beta": [2.0, 1e-30]}),
+        Watch(str(sweep_dir), **quiet),
     )
     assert summary["groups"]["beta=1e-30"]["last"]["n"] == 0
     assert summary["groups"]["beta=2"]["last"]["n"] == 2
@@ -214,7 +218,9 @@ def test_a_workdir_that_is_a_file_is_refused_in_one_line(
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(ValueError, match=r"--workdir .*file is a file, not a folder"):
-        train_offline(tiny_offline_config, str(path), MAZE, dataset_path=small_maze_file, **quiet)
+        train_offline(
+            tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(path), **quiet)
+        )
 
 
 def test_two_members_with_one_name_are_refused():
@@ -234,7 +240,7 @@ def test_fine_tuning_never_drops_its_online_rows_to_redo_the_offline_phase(tmp_p
     config.update(eval_episodes=1, eval_envs=1)
     config.online.update(max_steps=40, log_interval=20, eval_interval=40, eval_episodes=1, eval_envs=1)
     workdir = tmp_path / "run"
-    train_finetune(config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+    train_finetune(config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet))
     steps = [json.loads(line)["step"] for line in open(workdir / "metrics.jsonl")]
     assert steps == [20, 40, 60, 80]
     for root, _, files in os.walk(workdir / "checkpoints" / "offline" / "40" / "state"):
@@ -242,5 +248,5 @@ def test_fine_tuning_never_drops_its_online_rows_to_redo_the_offline_phase(tmp_p
             with open(os.path.join(root, name), "wb") as f:
                 f.write(b"garbage")
     with pytest.raises(ValueError, match=r"a later phase has logged past it"):
-        train_finetune(config, str(workdir), MAZE, dataset_path=small_maze_file, **quiet)
+        train_finetune(config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet))
     assert [json.loads(line)["step"] for line in open(workdir / "metrics.jsonl")] == steps

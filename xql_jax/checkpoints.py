@@ -23,6 +23,8 @@ import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 from jax.experimental import multihost_utils
 
+from xql_jax.workdir import CHECKPOINTS
+
 
 def _everywhere(ok: bool) -> bool:
     """True when ``ok`` holds on every process (a collective with several processes)."""
@@ -83,7 +85,7 @@ def _orbax_failure_noise_held_back(drop_all_on_failure: bool = False):
 class Checkpointer:
     """Saves to and restores from ``<workdir>/<name>``, keeping the latest ``max_to_keep``."""
 
-    def __init__(self, workdir: str, max_to_keep: int = 2, name: str = "checkpoints"):
+    def __init__(self, workdir: str, max_to_keep: int = 2, name: str = CHECKPOINTS):
         if max_to_keep < 1:
             raise ValueError(f"checkpoints to keep must be >= 1, got {max_to_keep}")
         self.directory = os.path.abspath(os.path.join(workdir, name))
@@ -93,9 +95,6 @@ class Checkpointer:
                 max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True
             ),
         )
-
-    def latest_step(self) -> Optional[int]:
-        return self._manager.latest_step()
 
     def save(self, step: int, state: Any, record: Dict) -> None:
         try:

@@ -1,32 +1,15 @@
-"""Checks of a run's input before anything compiles: the --config file and its overrides, config
-values, seeds and sweeps, and a dataset against its environment. Each failure is one line (a
-ValueError, or DatasetError for data) naming the field or file and the fix."""
+"""Checks of a run's input before anything compiles: config values, seeds and sweeps. Each failure
+is one line (a ValueError) naming the field and the fix. The command line's --config file and
+overrides are checked in ``xql_jax.config_args``; a dataset against its environment in
+``xql_jax.data.prepare``."""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import importlib.util
 import math
-import os
-import re
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import ml_collections
 import numpy as np
-
-from xql_jax import envs
-from xql_jax.data.dataset import Dataset, DatasetError
-
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-
-# As IQL's and X-QL's D4RLDataset (ikostrikov/implicit_q_learning dataset_utils.py, clip_to_eps=True,
-# eps=1e-5): dataset actions are clipped to [-1 + 1e-5, 1 - 1e-5].
-ACTION_CLIP_EPS = 1e-5
-# Actions further than this outside the environment's bounds (in [-1, 1] units) are not rounding:
-# the data belongs to another environment, or its actions were never mapped to the environment's.
-ACTION_TOLERANCE = 1e-3
-
 
 # ---------------------------------------------------------------------------------------------
 # Config values
@@ -230,148 +213,3 @@ def check_members(
             problem = agent_field_problem(name, value)
             if problem:
                 raise ValueError(f"--sweep={name}=...: config.agent.{name} {problem}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The --config flag, checked before absl and ml_collections read it
-
-
-def split_config_arg(value: str) -> Tuple[str, Optional[str]]:
-    """("configs/maze.py", "iql") for "configs/maze.py:iql"; the variant is None when absent."""
-    path, sep, variant = value.partition(":")
-    return os.path.expanduser(path), (variant if sep else None)
-
-
-def _shipped_configs() -> str:
-    names = sorted(f for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and not f.startswith("_"))
-    return f"{CONFIG_DIR}/{{{','.join(names)}}}"
-
-
-def load_config_file(value: str) -> ml_collections.ConfigDict:
-    """The config of ``--config=<file>[:<variant>]``; errors name the file and its variants."""
-    path, variant = split_config_arg(value)
-    if not os.path.isfile(path):
-        where = "" if os.path.isabs(path) else f" (relative to {os.getcwd()})"
-        raise ValueError(
-            f"--config file {path} not found{where}; the shipped configs are {_shipped_configs()}"
-        )
-    try:
-        spec = importlib.util.spec_from_file_location("_checked_config", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except Exception as e:  # a broken file: any error, in one line
-        raise ValueError(f"--config file {path} does not load: {type(e).__name__}: {e}") from None
-    if not callable(getattr(module, "get_config", None)):
-        raise ValueError(f"--config file {path} has no get_config() function")
-    try:
-        return module.get_config() if variant is None else module.get_config(variant)
-    except Exception as e:  # the config files name their variants in their errors
-        detail = " ".join(str(e).split())
-        raise ValueError(f"--config={value}: {detail}") from None
-
-
-_OVERRIDE = re.compile(r"^--?(?:no)?config\.([^=]+)")
-
-
-def _config_arg(argv: Sequence[str]) -> Optional[str]:
-    for i, arg in enumerate(argv):
-        if re.match(r"^--?config=", arg):
-            return arg.split("=", 1)[1]
-        if arg in ("--config", "-config") and i + 1 < len(argv):
-            return argv[i + 1]
-    return None
-
-
-def check_config_args(argv: Sequence[str], default_config: str) -> None:
-    """The --config file (or ``default_config``) loads, and every --config.<field> override names a
-    field it has; an unknown field names the closest ones and the fields beside it."""
-    value = _config_arg(argv)
-    config = load_config_file(value if value is not None else default_config)
-    for arg in argv:
-        match = _OVERRIDE.match(arg)
-        if match:
-            _check_field_path(config, match[1], arg)
-
-
-def last_config_overrides(argv: Sequence[str]) -> list:
-    """``argv`` with only the last ``--config.<field>=value`` of each field, as absl keeps the last
-    value of any repeated flag: ml_collections instead appended a repeated tuple override to the
-    first (hidden_dims (32, 32), then (64, 64), then (16,) trained [32, 32, 64, 64, 16])."""
-    last = {}
-    for i, arg in enumerate(argv):
-        match = _OVERRIDE.match(arg)
-        if match and "=" in arg:
-            last[match[1]] = i
-    return [
-        arg
-        for i, arg in enumerate(argv)
-        if not (_OVERRIDE.match(arg) and "=" in arg and last[_OVERRIDE.match(arg)[1]] != i)
-    ]
-
-
-def _check_field_path(config, field: str, arg: str) -> None:
-    node, parts = config, field.split(".")
-    for depth, part in enumerate(parts):
-        parent = ".".join(["config", *parts[:depth]])
-        if not isinstance(node, (ml_collections.ConfigDict, dict)):
-            raise ValueError(f"{arg}: {parent} is a {type(node).__name__}, it has no field {part!r}")
-        keys = sorted(node.keys())
-        if part not in keys:
-            close = difflib.get_close_matches(part, keys, n=3)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise ValueError(
-                f"{arg}: unknown config field {'.'.join(parts[: depth + 1])}; {hint}{parent} has {keys}"
-            )
-        node = node[part]
-    value = arg.split("=", 1)[1] if "=" in arg else None
-    if value is not None and value.strip().lower() == "none" and isinstance(node, float):
-        fix = "leave it out to keep the config's value"
-        if parts[-1] == "max_clip":
-            fix = "pass inf for no clipping"
-        raise ValueError(f"{arg}: a float field cannot be set to None from the command line; {fix}")
-
-
-# ---------------------------------------------------------------------------------------------
-# A dataset against the environment its policies are evaluated in
-
-
-def check_shapes(dataset: Dataset, env) -> None:
-    obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
-    if (dataset.observation_dim,) != tuple(obs_shape) or (dataset.action_dim,) != tuple(act_shape):
-        raise DatasetError(
-            f"dataset observations/actions have dims {dataset.observation_dim}/{dataset.action_dim} "
-            f"but the environment expects {obs_shape}/{act_shape}: the dataset does not belong to this "
-            "environment; check --env_name and --dataset_path"
-        )
-
-
-def check_dataset(dataset: Dataset, env, location: str, log=print) -> Dataset:
-    """``dataset`` with its actions in the learners' [-1, 1] (``envs.unit_actions``' rescaling of the
-    environment's bounds), clipped to [-1 + 1e-5, 1 - 1e-5] as the official code does whatever their
-    range. Actions clearly outside the environment's bounds are clipped too, as the official code
-    would have, but with a warning naming the file, the dimension and both ranges: they usually mean
-    another environment's data or unnormalised actions. ``env`` is the evaluation environment
-    (``Source.make_env()``)."""
-    check_shapes(dataset, env)
-    space = envs.native_action_space(env)
-    actions = envs.to_unit_actions(dataset.actions, space)
-    below, above = -1.0 - actions.min(axis=0), actions.max(axis=0) - 1.0
-    excess = np.maximum(below, above)
-    if np.max(excess) > ACTION_TOLERANCE:
-        dim = int(np.argmax(excess))
-        outside = float(np.mean(np.any(np.abs(actions) > 1.0 + ACTION_TOLERANCE, axis=1)))
-        log(
-            f"warning: {location}: actions (dimension {dim}) span [{dataset.actions[:, dim].min():.4g}, "
-            f"{dataset.actions[:, dim].max():.4g}] but the environment's bounds there are "
-            f"[{float(space.low[dim]):g}, {float(space.high[dim]):g}] ({outside:.2%} of the rows outside): "
-            "they are clipped to the bounds as the official code did; if the data belongs to another "
-            "environment (check --env_name) or its actions are not in the environment's units, fix the data"
-        )
-    limit = 1.0 - ACTION_CLIP_EPS
-    return dataclasses.replace(
-        dataset,
-        actions=np.clip(actions, -limit, limit).astype(np.float32),
-        next_actions=np.clip(envs.to_unit_actions(dataset.next_actions, space), -limit, limit).astype(
-            np.float32
-        ),
-    )

@@ -9,7 +9,7 @@ same workdir, so metrics and evaluations form one curve whose steps continue acr
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Dict
 
 import jax
 import jax.numpy as jnp
@@ -18,10 +18,11 @@ import ml_collections
 from xql_jax.checks import check_offline_config, check_online_config
 from xql_jax.data import ogbench_data, replay
 from xql_jax.envs import unit_actions
-from xql_jax.loop import OutputFactory, lock_workdir, prepare_workdir, unlock_workdir
 from xql_jax.multihost import agree_on_run
-from xql_jax.online import run_online
+from xql_jax.online import OnlineStart, run_online
+from xql_jax.runs import RunSpec, Watch
 from xql_jax.train import learner_steps, run_offline
+from xql_jax.workdir import CHECKPOINTS, lock_workdir, prepare_workdir, unlock_workdir
 
 
 def online_config_from(config: ml_collections.ConfigDict, dataset_size: int) -> ml_collections.ConfigDict:
@@ -46,86 +47,55 @@ def validate_finetune_config(config: ml_collections.ConfigDict) -> None:
     check_online_config(online_config_from(config, dataset_size=config.batch_size))
 
 
-def train_finetune(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    num_seeds: int = 1,
-    dataset_path: Optional[str] = None,
-    data_dir: Optional[str] = None,
-    shard: Optional[bool] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """Pretrain offline for ``config.max_steps``, then fine-tune online for ``config.online.max_steps``.
+def train_finetune(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch) -> Dict:
+    """Pretrain offline on ``spec``'s dataset for ``config.max_steps``, then fine-tune online for
+    ``config.online.max_steps``.
 
     Returns the online phase's summary with the offline phase's summary under ``"offline"``.
     """
     validate_finetune_config(config)
-    if ogbench_data.parse_name(env_name):
+    if spec.sweep:
+        raise ValueError("fine-tuning runs one setting (no sweep): run one launch per value")
+    if ogbench_data.parse_name(spec.name):
         # The online phase scores returns: the run would switch from OGBench's success rate midway.
         raise ValueError(
-            f"{env_name}: fine-tuning reports returns online, not OGBench's success rate; fine-tune "
+            f"{spec.name}: fine-tuning reports returns online, not OGBench's success rate; fine-tune "
             "D4RL-style datasets, or train OGBench offline with train_offline.py"
         )
     # One lock over both phases, so no other run slips into the workdir between them.
     lock, problem = None, None
     if jax.process_index() == 0:
         try:
-            lock = lock_workdir(prepare_workdir(workdir))
+            lock = lock_workdir(prepare_workdir(watch.workdir))
         except ValueError as error:
             problem = str(error)
     try:
         # Every process stops here if process 0 could not take the workdir (or with other settings).
         agree_on_run(config.to_json_best_effort(), problem)
-        return _finetune(
-            config, workdir, env_name, seed, num_seeds, dataset_path, data_dir, shard, progress, log, outputs
-        )
+        return _finetune(config, spec, watch)
     finally:
         if lock is not None:
             unlock_workdir(lock)
 
 
-def _finetune(
-    config, workdir, env_name, seed, num_seeds, dataset_path, data_dir, shard, progress, log, outputs
-):
-    offline = run_offline(
-        config,
-        workdir,
-        env_name,
-        seed=seed,
-        dataset_path=dataset_path,
-        data_dir=data_dir,
-        progress=progress,
-        log=log,
-        num_seeds=num_seeds,
-        shard=shard,
-        checkpoint_name="checkpoints/offline",
-        outputs=outputs,
-    )
+def _finetune(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch) -> Dict:
+    offline = run_offline(config, spec, watch, checkpoint_name=f"{CHECKPOINTS}/offline")
     online_config = online_config_from(config, len(offline.dataset))
     buffer = replay.from_dataset(offline.dataset, online_config.replay_capacity)
     members = len(offline.members)
     buffers = jax.tree_util.tree_map(lambda x: jnp.repeat(x[None], members, axis=0), buffer)
-    log(f"online fine-tuning for {config.online.max_steps} environment steps, dataset in the replay buffer")
-    return run_online(
-        online_config,
-        workdir,
-        env_name,
-        offline.members,
+    watch.log(
+        f"online fine-tuning for {config.online.max_steps} environment steps, dataset in the replay buffer"
+    )
+    start = OnlineStart(
         offline.state,
         buffers,
-        shard=shard,
-        progress=progress,
-        log=log,
         reward_transform=offline.reward_transform,
         references=offline.references,
         step_offset=config.max_steps,
         info={"offline": offline.summary, "offline_steps": config.max_steps},
         config_json=offline.config_json,
-        checkpoint_name="checkpoints/online",
-        make_env=lambda seed=None: unit_actions(offline.source.make_env(seed), env_name),
-        outputs=outputs,
+        make_env=lambda seed=None: unit_actions(offline.source.make_env(seed), spec.name),
+        checkpoint_name=f"{CHECKPOINTS}/online",
     )
+    return run_online(online_config, spec, watch, start)

@@ -20,170 +20,75 @@ checkpoints (Orbax saves collectively).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import jax
+import numpy as np
 import tqdm
 
+from xql_jax import workdir as files
 from xql_jax.checkpoints import Checkpointer
-from xql_jax.logger import RunLogger
+from xql_jax.evaluation import evaluation_seed, rollouts
 from xql_jax.multihost import agree_on_run
-from xql_jax.runs import Member, MemberRecords, TrainingDiverged, check_same_run, member_dirs
-
-# Output factory: (member directory, step its files are cut back to (None: keep them), member,
-# the run's config.json as a dict) -> that member's outputs, each with log_train / log_eval / close.
-OutputFactory = Callable[[str, Optional[int], Member, Mapping], Sequence[Any]]
+from xql_jax.outputs import OutputFactory, close_all, default_outputs
+from xql_jax.runs import Member, MemberRecords, TrainingDiverged, Watch, to_host
+from xql_jax.workdir import check_same_run, lock_workdir, member_dirs, prepare_workdir, unlock_workdir
 
 
-def default_outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
-    """JSONL/CSV files and TensorBoard events in the member's directory."""
-    return [RunLogger(directory, resume_step=cut_to)]
+def summary_metric(references: Optional[Mapping], own_metric: Optional[str] = None) -> str:
+    """The score a run is summarised and reported by: its data's own (OGBench: ``success_rate``),
+    else the normalized score when there are reference returns, else the return."""
+    return own_metric or ("normalized_score" if references is not None else "return_mean")
 
 
-def wandb_outputs(settings: Mapping, workdir: str) -> OutputFactory:
-    """``default_outputs`` plus one Weights & Biases run per member (``xql_jax.tracking``), grouped
-    by ``workdir``, with the run's config.json as its config. A run started again in the workdir
-    continues the member's wandb run. ``settings``: project, and optionally entity, group, mode."""
+def sweepable_values(module, learner_config) -> Dict[str, float]:
+    """The config's values of the learner's sweepable hyperparameters, as summary.json records them
+    (members may override them)."""
+    return {name: float(getattr(learner_config, name)) for name in module.SWEEPABLE}
 
-    def outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
-        from xql_jax import tracking
 
-        # A start without a checkpoint begins its files afresh (cut_to 0), and so a new wandb run;
-        # otherwise the member's wandb run goes on (its rows after cut_to appear twice there).
-        wandb_run = tracking.from_config(
-            settings, workdir, directory, member.name, config, resume=cut_to is None or cut_to > 0
+class Evaluator:
+    """Evaluation, the same in both loops: every member's deterministic policy on its own
+    environments (process 0 only), from start states every member shares at a step, logged.
+
+    ``act(state, observations[members, envs, obs_dim])`` is the learner's ``eval_actions`` vmapped
+    over members. The environments are built once (none when the phase is already done) and closed
+    with the session.
+    """
+
+    def __init__(self, session: "RunSession", make_env, act, config, references, metric: str):
+        self._session, self._act = session, act
+        self._episodes, self._references, self._metric = config.eval_episodes, references, metric
+        per_member = min(config.eval_episodes, config.eval_envs)
+        self.envs = (
+            [[make_env() for _ in range(per_member)] for _ in session.members]
+            if session.is_writer and not session.done
+            else []
         )
-        return default_outputs(directory, cut_to, member, config) + [wandb_run]
+        # With the step, the start states every member shares: one stream per run, from its first seed.
+        self._seed = 1_000_000 * (session.members[0].seed + 1)
 
-    return outputs
-
-
-def prepare_workdir(workdir: str) -> str:
-    """``workdir`` with ``~`` expanded, created and writable; one line naming the problem otherwise."""
-    workdir = os.path.expanduser(workdir)
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ValueError(f"--workdir {workdir} is a file, not a folder: choose another --workdir")
-    try:
-        os.makedirs(workdir, exist_ok=True)
-    except OSError as error:
-        raise ValueError(
-            f"cannot create --workdir {workdir} ({error.strerror}): choose a folder you can write to"
-        ) from None
-    if not os.access(workdir, os.W_OK | os.X_OK):
-        raise ValueError(f"--workdir {workdir} is not writable: choose a folder you can write to")
-    return workdir
-
-
-def _close_all(outputs: Sequence[Any]) -> None:
-    """Close every output even if one fails (the first failure is raised after the others closed)."""
-    error = None
-    for output in outputs:
-        try:
-            output.close()
-        except Exception as e:  # noqa: BLE001
-            error = error or e
-    if error is not None:
-        raise error
-
-
-def _row_step(line: str) -> Optional[int]:
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-LOCK_NAME = ".lock"
-_held_locks: Dict[str, Tuple[Any, int]] = {}  # real path -> (open lock file, holders in this process)
-
-
-def lock_workdir(workdir: str) -> str:
-    """Hold ``workdir``'s lock (an flock, released by the system when the process dies) or refuse in
-    one line naming its holder. Re-entrant within a process: fine-tuning's two phases share it."""
-    key = os.path.realpath(workdir)
-    if key in _held_locks:
-        lock_file, holders = _held_locks[key]
-        _held_locks[key] = (lock_file, holders + 1)
-        return key
-    lock_file = open(os.path.join(workdir, LOCK_NAME), "a+")
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock_file.seek(0)
-        holder = lock_file.read().strip() or "another process"
-        lock_file.close()
-        raise ValueError(
-            f"{workdir} is in use by another run ({holder}): wait for it to end, or use another --workdir"
-        ) from None
-    lock_file.seek(0)
-    lock_file.truncate()
-    lock_file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-    lock_file.flush()
-    # Nested workdirs share files (a run in W writes W/seed0, which may be another run's workdir):
-    # each run takes its own lock first and then looks for a held one above or below it, so of two
-    # runs started together at least one sees the other.
-    nested = _nested_run_in_progress(key)
-    if nested is not None:
-        fcntl.flock(lock_file, fcntl.LOCK_UN)
-        lock_file.close()
-        where, holder = nested
-        relation = "inside" if key.startswith(where + os.sep) else "around"
-        raise ValueError(
-            f"{workdir} is {relation} {where}, the workdir of a run in progress ({holder}), and the two "
-            "would write the same member folders: wait for it to end, or use a workdir outside it"
+    def __call__(self, step: int, state: Any) -> None:
+        """Evaluate and log at ``step``; a collective across processes (process 0 gathers)."""
+        state = to_host(state) if jax.process_count() > 1 else state
+        if not self._session.is_writer:
+            return
+        returns, successes = rollouts(
+            lambda obs: np.nan_to_num(np.asarray(self._act(state, obs.astype(np.float32)))),
+            self.envs,
+            self._episodes,
+            evaluation_seed(self._seed, step),
         )
-    _held_locks[key] = (lock_file, 1)
-    return key
+        successes = successes if self._metric == "success_rate" else None
+        self._session.log_eval(step, returns, self._references, self._metric, successes)
 
-
-def _held_by_another(lock_path: str) -> Optional[str]:
-    """The holder named in ``lock_path`` while another process holds it, else None."""
-    try:
-        probe = open(lock_path)
-    except OSError:
-        return None
-    with probe:
-        try:
-            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return probe.read().strip() or "another process"
-        fcntl.flock(probe, fcntl.LOCK_UN)
-    return None
-
-
-# Folders of a run that hold no nested run's workdir (checkpoints can hold thousands of files).
-_NOT_WORKDIRS = ("tb", "bellman_errors")
-
-
-def _nested_run_in_progress(key: str) -> Optional[Tuple[str, str]]:
-    """(workdir, holder) of another process's run whose workdir holds ``key`` or lies inside it."""
-    parent = os.path.dirname(key)
-    while parent and parent != os.path.dirname(parent):
-        holder = None if parent in _held_locks else _held_by_another(os.path.join(parent, LOCK_NAME))
-        if holder:
-            return parent, holder
-        parent = os.path.dirname(parent)
-    for root, dirs, files in os.walk(key):
-        dirs[:] = [d for d in dirs if d not in _NOT_WORKDIRS and not d.startswith("checkpoints")]
-        if root != key and LOCK_NAME in files and root not in _held_locks:
-            holder = _held_by_another(os.path.join(root, LOCK_NAME))
-            if holder:
-                return root, holder
-    return None
-
-
-def unlock_workdir(key: str) -> None:
-    lock_file, holders = _held_locks[key]
-    if holders > 1:
-        _held_locks[key] = (lock_file, holders - 1)
-        return
-    del _held_locks[key]
-    fcntl.flock(lock_file, fcntl.LOCK_UN)
-    lock_file.close()
+    def close(self) -> None:
+        envs, self.envs = self.envs, []
+        for member_envs in envs:
+            for env in member_envs:
+                env.close()
 
 
 class RunSession:
@@ -205,7 +110,7 @@ class RunSession:
         checkpoint_interval: int,
         checkpoints_to_keep: int,
         first_step: int = 0,
-        checkpoint_name: str = "checkpoints",
+        checkpoint_name: str = files.CHECKPOINTS,
         outputs: Optional[OutputFactory] = None,
         progress: bool = True,
         description: str = "",
@@ -240,20 +145,25 @@ class RunSession:
         self.bar = None
         self.step = first_step
         self._summary_args: Optional[Tuple[str, Mapping, Mapping]] = None
+        self.evaluator: Optional[Evaluator] = None
         self._closed = False
 
     @classmethod
-    def for_config(cls, workdir: str, members: Sequence[Member], config_json: str, config, **kwargs):
-        """A session with the cadence of a loop config (``max_steps``, ``eval_interval``,
-        ``checkpoint_interval``, ``checkpoints_to_keep``, offline and online alike)."""
+    def for_config(cls, watch: Watch, members: Sequence[Member], config_json: str, config, **kwargs):
+        """A session in ``watch``'s workdir, with its outputs, progress bar and log, and the cadence
+        of a loop config (``max_steps``, ``eval_interval``, ``checkpoint_interval``,
+        ``checkpoints_to_keep``, offline and online alike)."""
         return cls(
-            workdir,
+            watch.workdir,
             members,
             config_json,
             total_steps=config.max_steps,
             eval_interval=config.eval_interval,
             checkpoint_interval=config.checkpoint_interval,
             checkpoints_to_keep=config.checkpoints_to_keep,
+            outputs=watch.outputs,
+            progress=watch.progress,
+            log=watch.log,
             **kwargs,
         )
 
@@ -277,19 +187,13 @@ class RunSession:
         outputs = None
         if self.is_writer:
             outputs = []
-            # The workdir's own config.json too (a multi-member run's), so a start with other
-            # members is compared with it.
-            for directory in dict.fromkeys([self.workdir, *member_dirs(self.workdir, self.members)]):
-                os.makedirs(directory, exist_ok=True)
-                with open(os.path.join(directory, "config.json.tmp"), "w") as f:
-                    f.write(self.config_json)
-                os.replace(os.path.join(directory, "config.json.tmp"), os.path.join(directory, "config.json"))
+            files.write_configs(self.workdir, self.members, self.config_json)
             for member, directory in zip(self.members, member_dirs(self.workdir, self.members), strict=True):
                 try:
                     outputs.append(self._outputs(directory, cut_to, member, json.loads(self.config_json)))
                 except BaseException:
                     for opened in outputs:
-                        _close_all(opened)
+                        close_all(opened)
                     raise
         self.records = MemberRecords(self.workdir, self.members, outputs, resume=record)
         self.bar = tqdm.tqdm(
@@ -307,10 +211,7 @@ class RunSession:
         would lose the later phase's rows, which its own finished checkpoint would not redo."""
         end = self.first_step + self.total_steps
         for directory in member_dirs(self.workdir, self.members):
-            path = os.path.join(directory, "metrics.jsonl")
-            if not os.path.exists(path):
-                continue
-            steps = [_row_step(line) for line in open(path)]
+            steps = [files.row_step(row) for row in files.read_rows(os.path.join(directory, files.METRICS))]
             if any(step is not None and step > end for step in steps):
                 raise ValueError(
                     f"{self.checkpointer.directory} has no readable checkpoint at this phase's end (step "
@@ -318,6 +219,11 @@ class RunSession:
                     "would drop that phase's rows. Restore the checkpoint (a <step>.damaged folder) or "
                     "use a new --workdir"
                 )
+
+    def evaluation(self, make_env, act, config, references, metric: str) -> Evaluator:
+        """The phase's ``Evaluator`` (its environments are closed with the session)."""
+        self.evaluator = Evaluator(self, make_env, act, config, references, metric)
+        return self.evaluator
 
     def summary_on_exit(self, metric: str, info: Mapping, hyperparams: Mapping) -> None:
         """What ``finish`` (or a divergence) writes into summary.json besides the evaluations."""
@@ -357,6 +263,13 @@ class RunSession:
         self.records.log_eval(step, returns, references, successes)
         self.bar.set_postfix({metric.split("_")[0]: f"{self.records.latest_mean(metric):.1f}"})
 
+    def save_member_arrays(self, name: str, values) -> None:
+        """Save ``values[i]`` as ``<member dir>/name`` (.npy) for every live member (process 0 only)."""
+        if not self.is_writer:
+            return
+        for i in self.records.live:
+            files.save_array(os.path.join(self.records.dirs[i], name), values[i])
+
     def checkpoint(self, step: int, state: Any, extra_record: Optional[Mapping] = None) -> None:
         self.checkpointer.save(step, state, {**self.records.record(step), **(extra_record or {})})
 
@@ -372,7 +285,7 @@ class RunSession:
         if not self.is_writer or self.records is None or self._summary_args is None:
             return {}
         metric, info, hyperparams = self._summary_args
-        return self.records.write_summaries(self.step, metric, info, hyperparams)
+        return files.write_summaries(self.records, self.step, metric, info, hyperparams)
 
     def _close_outputs(self) -> None:
         if self.bar is not None:
@@ -381,7 +294,9 @@ class RunSession:
         if self.records is not None:
             outputs, self.records.outputs = self.records.outputs, [[] for _ in self.members]
             for member_outputs in outputs:
-                _close_all(member_outputs)
+                close_all(member_outputs)
+        if self.evaluator is not None:
+            self.evaluator.close()
 
     def _close(self) -> None:
         if self._closed:

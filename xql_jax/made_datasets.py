@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from xql_jax import workdir as files
 from xql_jax.data.dataset import DatasetError
 
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "behavior_policies")
@@ -159,16 +160,7 @@ def collect(
 def read_evaluations(workdir: str) -> List[Dict]:
     """The complete rows of a run's eval.jsonl (a row cut off by a kill is skipped, as the report
     skips it)."""
-    rows = []
-    with open(os.path.join(workdir, "eval.jsonl")) as f:
-        for line in f:
-            if not line.endswith("\n"):
-                continue  # cut off by a kill
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    return rows
+    return files.read_rows(os.path.join(workdir, files.EVAL_JSONL))
 
 
 def choose_levels(evaluations: List[Dict], medium_fraction: float = MEDIUM_FRACTION) -> Dict[str, int]:
@@ -200,10 +192,10 @@ def restore_run(workdir: str, step: int, env_id: Optional[str] = None):
     from xql_jax.data import replay
     from xql_jax.runs import make_members, stacked_states
 
-    with open(os.path.join(workdir, "config.json")) as f:
+    with open(os.path.join(workdir, files.CONFIG)) as f:
         config = ml_collections.ConfigDict(json.load(f))
     if env_id is None:
-        summary = os.path.join(workdir, "summary.json")
+        summary = os.path.join(workdir, files.SUMMARY)
         if not os.path.isfile(summary):
             raise DatasetError(f"{workdir} has no summary.json (stopped early?): pass the robot (--robot)")
         with open(summary) as f:
@@ -294,6 +286,7 @@ def train_behavior_run(robot: str, recipe: Recipe, behavior: BehaviorRun) -> str
     from xql_jax.configs import online as online_configs
     from xql_jax.data import made
     from xql_jax.online import train_online
+    from xql_jax.runs import RunSpec, Watch
 
     if robot not in made.ROBOTS:
         raise ValueError(f"unknown robot {robot!r}; choose one of {sorted(made.ROBOTS)}")
@@ -307,7 +300,9 @@ def train_behavior_run(robot: str, recipe: Recipe, behavior: BehaviorRun) -> str
     config.eval_episodes = config.eval_envs = 5
     workdir = behavior.workdir or os.path.join("runs", "behavior", robot)
     train_online(
-        config, workdir, made.ROBOTS[robot], seed=recipe.seed, progress=recipe.progress, log=recipe.log
+        config,
+        RunSpec(made.ROBOTS[robot], seed=recipe.seed),
+        Watch(workdir, progress=recipe.progress, log=recipe.log),
     )
     return workdir
 

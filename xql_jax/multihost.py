@@ -127,7 +127,7 @@ def agree_on_run(config_json: str, problem: Optional[str] = None, timeout: float
         if problem:
             raise ValueError(problem)
         return
-    from xql_jax.runs import config_differences
+    from xql_jax.workdir import config_differences
 
     _sessions_agreed += 1
     directory = f"{_PREFIX}/run{_sessions_agreed}"

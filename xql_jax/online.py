@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -22,31 +22,23 @@ import ml_collections
 import numpy as np
 
 from xql_jax import agents, analysis, checks, protocols
+from xql_jax.agents import algorithm_name
 from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
-from xql_jax.evaluation import evaluate, evaluation_seed
-from xql_jax.loop import OutputFactory, RunSession
+from xql_jax.loop import RunSession, summary_metric, sweepable_values
 from xql_jax.runs import (
     Member,
     MemberLayout,
-    config_with_identity,
+    RunSpec,
+    Watch,
     count_nonfinite,
     make_members,
     member_mesh,
     stacked_states,
     to_host,
 )
-
-
-def algorithm_name(learner: str, agent_config) -> str:
-    """The label a run is reported under: xsac, sac, xtd3, xtd3_dq, td3, td3_dq, xql or iql."""
-    if learner == "sac":
-        return "xsac" if agent_config.value_loss == "gumbel" else "sac"
-    if learner == "td3":
-        name = "xtd3" if agent_config.critic_loss == "gumbel" else "td3"
-        return name if agent_config.double_q else f"{name}_dq"
-    return "iql" if agent_config.value_loss == "expectile" else "xql"
+from xql_jax.workdir import CHECKPOINTS, config_with_identity
 
 
 def agent_config_from(config: ml_collections.ConfigDict):
@@ -78,6 +70,20 @@ def averaged_metrics(sums: Dict, learn_calls: int, delayed: Sequence[str] = ()) 
     return means
 
 
+class StepFunctions(NamedTuple):
+    """The online loop's jitted, member-vmapped functions (``make_step_functions`` says what each does)."""
+
+    insert: Callable
+    learn: Callable
+    period: int
+    explore: Callable
+    act: Callable
+    bellman_errors: Callable
+    metric_zeros: Callable
+    sample: Callable
+    count_nonfinite: Callable
+
+
 def make_step_functions(
     learner: str,
     agent_config,
@@ -86,7 +92,7 @@ def make_step_functions(
     online_fraction: float = 0.0,
     offline_rows: int = 0,
     static_schedule: bool = True,
-):
+) -> StepFunctions:
     """Jitted, member-vmapped (insert, learn, explore, act) for the loop.
 
     - insert(buffer, row) -> buffer                          (row: ``replay.pack`` of the transitions)
@@ -135,7 +141,7 @@ def make_step_functions(
         shapes = jax.eval_shape(jax.vmap(one), state, buffer)
         return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    return dict(
+    return StepFunctions(
         # The transition is written by its own call, with the buffer donated, and learning only reads
         # the buffer. Written and read in one call, XLA copied whole buffer fields to write one row
         # in place (68 MB per step at 1M capacity on cheetah-run: 30 ms on a CPU).
@@ -165,80 +171,53 @@ def make_step_functions(
     )
 
 
-def train_online(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    num_seeds: int = 1,
-    sweep: Optional[Dict[str, Sequence[float]]] = None,
-    shard: Optional[bool] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """Train online agents from scratch; returns the summary also saved as summary.json."""
+class OnlineStart(NamedTuple):
+    """Where the online loop starts: member-stacked learner states and replay buffers, and what
+    fine-tuning carries over from its offline phase (from scratch, the defaults)."""
+
+    state: Any
+    buffer: replay.ReplayBuffer  # fine-tuning's holds the dataset, sampled apart by online_fraction
+    reward_transform: Tuple[float, float] = (1.0, 0.0)  # (scale, shift) applied to collected rewards
+    references: Optional[Dict[str, float]] = None  # reference returns for normalized scores
+    step_offset: int = 0  # added to the logged steps: fine-tuning's online phase continues its curve
+    info: Optional[Dict] = None  # copied into summary.json (fine-tuning: the offline phase's summary)
+    config_json: Optional[str] = None  # what config.json records (default: config and environment)
+    make_env: Optional[Callable[..., Any]] = None  # make_env(seed=None) (default: make_online_env)
+    checkpoint_name: str = CHECKPOINTS
+
+
+def train_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch) -> Dict:
+    """Train online agents from scratch in environment ``spec.name``; returns the summary also saved
+    as summary.json."""
     checks.check_online_config(config)
-    checks.check_members(num_seeds, sweep, seed)
+    checks.check_members(spec.num_seeds, spec.sweep, spec.seed)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
-    members = make_members(range(seed, seed + num_seeds), sweep, module.SWEEPABLE)
-    probe = make_online_env(env_name)
+    members = make_members(spec.seeds, spec.sweep, module.SWEEPABLE)
+    probe = make_online_env(spec.name)
     observation_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     probe.close()
     state = stacked_states(module, members, observation_dim, action_dim, agent_config)
     buffer = jax.vmap(lambda _: replay.create(config.replay_capacity, observation_dim, action_dim))(
         jnp.arange(len(members))
     )
-    return run_online(
-        config,
-        workdir,
-        env_name,
-        members,
-        state,
-        buffer,
-        shard=shard,
-        progress=progress,
-        log=log,
-        outputs=outputs,
-    )
+    return run_online(config, spec, watch, OnlineStart(state, buffer))
 
 
-def run_online(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    members: Sequence[Member],
-    state: Any,
-    buffer: replay.ReplayBuffer,
-    shard: Optional[bool] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    reward_transform=(1.0, 0.0),
-    references: Optional[Dict[str, float]] = None,
-    step_offset: int = 0,
-    info: Optional[Dict] = None,
-    config_json: Optional[str] = None,
-    checkpoint_name: str = "checkpoints",
-    make_env: Optional[Callable[..., Any]] = None,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """The loop itself, from given member-stacked learner states and replay buffers.
-
-    ``reward_transform`` (scale, shift) is applied to collected rewards (fine-tuning uses the offline
-    data's preprocessing); ``step_offset`` is added to the logged steps so a fine-tuning run's
-    online phase continues its offline curve; ``config_json`` is what config.json records
-    (default: ``config``); ``make_env(seed=None)`` builds the environments (default:
-    ``make_online_env(env_name, seed)``; fine-tuning passes its dataset's). A checkpoint in
-    ``<workdir>/<checkpoint_name>`` (learner states and replay buffers) is resumed from; the
-    environments then start new episodes.
+def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, start: OnlineStart) -> Dict:
+    """The loop itself, from ``start``'s learner states and replay buffers (one per member of
+    ``spec``). A checkpoint in ``<workdir>/<start.checkpoint_name>`` (learner states and replay
+    buffers) is resumed from; the environments then start new episodes.
     """
+    env_name, log = spec.name, watch.log
     checks.check_online_config(config)
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
     algo = algorithm_name(config.learner, agent_config)
-    mesh = member_mesh(len(members), shard, log=log)
+    members = make_members(spec.seeds, spec.sweep, module.SWEEPABLE)
+    mesh = member_mesh(len(members), watch.shard, log=log)
     layout = MemberLayout(len(members), mesh)
+    state, buffer, references, config_json = start.state, start.buffer, start.references, start.config_json
     if mesh is not None:
         state, buffer = layout.put((state, buffer))
     # Rows in the buffer given here (before any checkpoint is restored) are a fine-tuning run's
@@ -248,8 +227,7 @@ def run_online(
         raise ValueError(
             "config.online_fraction applies to fine-tuning (a buffer that starts with a dataset)"
         )
-    if make_env is None:
-        make_env = functools.partial(make_online_env, env_name)
+    make_env = start.make_env or functools.partial(make_online_env, env_name)
     # The buffer holds the environment's sizes; no environment is built to read them again.
     observation_dim, action_dim = buffer.data["observations"].shape[-1], buffer.data["actions"].shape[-1]
     if config_json is None:
@@ -260,22 +238,19 @@ def run_online(
             "members": [m.name for m in members],
         }
         config_json = config_with_identity(config, identity)
-    metric = "normalized_score" if references is not None else "return_mean"
+    metric = summary_metric(references)
     session = RunSession.for_config(
-        workdir,
+        watch,
         members,
         config_json,
         config,
-        first_step=step_offset,
-        checkpoint_name=checkpoint_name,
-        outputs=outputs,
-        progress=progress,
+        first_step=start.step_offset,
+        checkpoint_name=start.checkpoint_name,
         description=f"{env_name} {algo}",
-        log=log,
     )
     with session:
         (state, buffer), _ = session.start((state, buffer))
-        hyperparams = {name: float(getattr(agent_config, name)) for name in module.SWEEPABLE}
+        hyperparams = sweepable_values(module, agent_config)
         run_info = {
             "env_name": env_name,
             "algo": algo,
@@ -284,14 +259,14 @@ def run_online(
                 config.eval_interval,
                 config.eval_episodes,
                 env_name,
-                "finetune" if "offline_steps" in (info or {}) else "online",
+                "finetune" if "offline_steps" in (start.info or {}) else "online",
             ),
-            **(info or {}),
+            **(start.info or {}),
         }
         session.summary_on_exit(metric, run_info, hyperparams)
         log(
             f"{env_name}: online {algo}, {len(members)} member(s), {config.max_steps} environment steps; "
-            f"workdir {workdir}"
+            f"workdir {watch.workdir}"
         )
         if not session.done:
             fns = make_step_functions(
@@ -302,21 +277,8 @@ def run_online(
                 config.online_fraction,
                 offline_rows,
             )
-            state, buffer = _interact(
-                config,
-                session,
-                fns,
-                module,
-                layout,
-                members,
-                (state, buffer),
-                make_env,
-                action_dim,
-                reward_transform,
-                references,
-                metric,
-                step_offset,
-            )
+            begin = start._replace(state=state, buffer=buffer, make_env=make_env)
+            state, buffer = _interact(config, session, fns, module, layout, begin, action_dim, metric)
         return session.finish()
 
 
@@ -331,30 +293,21 @@ def _warmup_actions(members: Sequence[Member], t: int, action_dim: int) -> np.nd
 def _interact(
     config,
     session: RunSession,
-    fns: Dict,
+    fns: StepFunctions,
     module,
     layout: MemberLayout,
-    members: Sequence[Member],
-    state_and_buffer,
-    make_env,
+    start: OnlineStart,
     action_dim: int,
-    reward_transform,
-    references,
     metric: str,
-    step_offset: int,
 ):
     """The environment loop of ``run_online``: this process steps the environments of its own
     members; learning runs on every member (across processes) in lockstep."""
-    state, buffer = state_and_buffer
+    state, buffer, make_env, step_offset = start.state, start.buffer, start.make_env, start.step_offset
+    members = session.members
     local_members = [members[i] for i in layout.local_indices]
     envs = [make_env(seed=m.seed) for m in local_members]
-    eval_envs = (
-        [[make_env() for _ in range(min(config.eval_episodes, config.eval_envs))] for _ in members]
-        if session.is_writer
-        else []
-    )
-    eval_seed = 1_000_000 * (members[0].seed + 1)
-    sums = fns["metric_zeros"](state, buffer)
+    evaluate = session.evaluation(make_env, fns.act, config, start.references, metric)
+    sums = fns.metric_zeros(state, buffer)
     first_t = session.step - step_offset
     # A resumed run starts new episodes, seeded by the step, so it is reproducible but not identical
     # to an uninterrupted run (simulator states are not checkpointed).
@@ -365,9 +318,9 @@ def _interact(
     if first_t < config.start_steps:
         actions = _warmup_actions(local_members, first_t + 1, action_dim)
     else:
-        state, actions = fns["explore"](state, layout.to_global(observations))
+        state, actions = fns.explore(state, layout.to_global(observations))
         actions = layout.to_local(actions)
-    scale, shift = reward_transform
+    scale, shift = start.reward_transform
     episode_returns = np.zeros(len(local_members))
     finished = [[] for _ in local_members]
     learn_calls = learn_calls_total = 0
@@ -393,12 +346,12 @@ def _interact(
                     episode_returns[i] = 0.0
                     after[i] = env.reset()[0]
             row = replay.pack(observations, actions, rewards * scale + shift, masks, next_observations)
-            buffer = fns["insert"](buffer, layout.to_global(row))
+            buffer = fns.insert(buffer, layout.to_global(row))
             if t < config.start_steps:
                 actions = _warmup_actions(local_members, t + 1, action_dim)
             else:
-                phase = learner_steps % fns["period"]
-                state, actions, sums = fns["learn"](state, buffer, layout.to_global(after), sums, phase)
+                phase = learner_steps % fns.period
+                state, actions, sums = fns.learn(state, buffer, layout.to_global(after), sums, phase)
                 learner_steps += config.updates_per_step
                 actions = layout.to_local(actions)
                 learn_calls += 1
@@ -410,7 +363,7 @@ def _interact(
                 if learn_calls:
                     delayed = getattr(module, "DELAYED_METRICS", ())
                     metrics = averaged_metrics(to_host(sums), learn_calls, delayed)
-                    metrics["nonfinite_params"] = to_host(fns["count_nonfinite"](state))
+                    metrics["nonfinite_params"] = to_host(fns.count_nonfinite(state))
                     sums, learn_calls = jax.tree_util.tree_map(jnp.zeros_like, sums), 0
                 local_returns = np.array([np.mean(f) if f else np.nan for f in finished], np.float64)
                 extra = {
@@ -424,25 +377,15 @@ def _interact(
             session.advance(1, step)
             if session.eval_due(step):
                 # Process 0 evaluates every member with the gathered parameters; the others go on.
-                eval_state = to_host(state) if jax.process_count() > 1 else state
-                if session.is_writer:
-                    returns = evaluate(
-                        lambda obs, s=eval_state: np.nan_to_num(
-                            np.asarray(fns["act"](s, obs.astype(np.float32)))
-                        ),
-                        eval_envs,
-                        config.eval_episodes,
-                        evaluation_seed(eval_seed, step),
-                    )
-                    session.log_eval(step, returns, references, metric)
+                evaluate(step, state)
             if config.bellman_error_interval and t % config.bellman_error_interval == 0 and learn_calls_total:
                 errors = to_host(
-                    fns["bellman_errors"](state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
+                    fns.bellman_errors(state, buffer, jax.random.PRNGKey(t), config.bellman_error_samples)
                 )
-                session.records.save_array(f"bellman_errors/step_{step:09d}.npy", errors)
+                session.save_member_arrays(f"bellman_errors/step_{step:09d}.npy", errors)
             if session.checkpoint_due(step):
                 session.checkpoint(step, (state, buffer))
     finally:
-        for env in envs + [e for row in eval_envs for e in row]:
+        for env in envs:
             env.close()
     return state, buffer

@@ -108,14 +108,6 @@ ONLINE_DM_CONTROL = {
 }
 
 
-def domain_of(dataset: str) -> Optional[str]:
-    """The paper's domain of a dataset name (``None`` for datasets the paper does not report)."""
-    for domain, names in DOMAINS.items():
-        if dataset in names:
-            return domain
-    return None
-
-
 def offline_scores(dataset: str) -> Optional[Tuple[str, Dict[str, Cell]]]:
     """("Table 1" or "Table 2", method -> score) for a dataset the paper reports offline, else None."""
     if dataset in TABLE_1:

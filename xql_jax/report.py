@@ -17,6 +17,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from xql_jax import paper_results
+from xql_jax import workdir as files
 
 NORMALIZED = "normalized_score"
 SUCCESS = "success_rate"  # OGBench single-task runs (xql_jax.data.ogbench_data)
@@ -32,7 +33,7 @@ class MemberResult(NamedTuple):
     best: Optional[float]
     curve: Tuple[np.ndarray, np.ndarray]  # (steps, metric values)
     workdir: str
-    value_loss: Optional[str] = None  # "gumbel" / "expectile" offline; the launcher's algo otherwise
+    algo: Optional[str] = None  # agents.algorithm_name (older offline runs: their value loss)
     offline_steps: Optional[int] = None  # fine-tuning runs: the step the offline phase ended at
     offline: Optional[float] = None  # and the score evaluated there
     evaluation: Optional[Dict] = None  # summary.json's protocol, cadence and episodes (None: older run)
@@ -65,22 +66,11 @@ def _need(summary: Dict, keys: Sequence[str], path: str) -> None:
 
 def _last_logged_step(workdir: str) -> Optional[int]:
     """The highest step of the complete rows of ``metrics.jsonl`` (None without the file)."""
-    path = os.path.join(workdir, "metrics.jsonl")
+    path = os.path.join(workdir, files.METRICS)
     if not os.path.isfile(path):
         return None
-    steps = []
-    for line in _complete_lines(path):
-        try:
-            steps.append(int(json.loads(line)["step"]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return max(steps, default=None)
-
-
-def _complete_lines(path: str) -> List[str]:
-    # The logger ends every row with a newline; a line without one was cut off by a kill.
-    with open(path) as f:
-        return [line for line in f if line.endswith("\n")]
+    steps = [files.row_step(row) for row in files.read_rows(path)]
+    return max((step for step in steps if step is not None), default=None)
 
 
 def read_curve(workdir: str, metric: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -90,18 +80,14 @@ def read_curve(workdir: str, metric: str) -> Tuple[np.ndarray, np.ndarray]:
     empty arrays when the workdir has neither file.
     """
     steps, values = [], []
-    jsonl, csv_path = os.path.join(workdir, "eval.jsonl"), os.path.join(workdir, "eval.csv")
+    jsonl, csv_path = os.path.join(workdir, files.EVAL_JSONL), os.path.join(workdir, files.EVAL_CSV)
     if os.path.isfile(jsonl):
-        for line in _complete_lines(jsonl):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
+        for row in files.read_rows(jsonl):
             if row.get(metric) is not None:
                 steps.append(int(row["step"]))
                 values.append(float(row[metric]))
     elif os.path.isfile(csv_path):
-        lines = _complete_lines(csv_path)
+        lines = files.complete_lines(csv_path)
         for row in csv.DictReader(lines):
             if None in row or row.get(metric) in (None, ""):  # a short or overlong row
                 continue
@@ -114,7 +100,7 @@ def read_curve(workdir: str, metric: str) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _member(method: str, workdir: str, summary: Dict) -> MemberResult:
-    path = os.path.join(workdir, "summary.json")
+    path = os.path.join(workdir, files.SUMMARY)
     _need(summary, ("metric", "env_name", "last", "best", "steps"), path)
     metric = summary["metric"]
     curve = read_curve(workdir, metric)
@@ -137,7 +123,7 @@ def _member(method: str, workdir: str, summary: Dict) -> MemberResult:
         summary["best"],
         curve,
         workdir,
-        summary.get("value_loss") or summary.get("algo"),
+        summary.get("algo") or summary.get("value_loss"),
         summary.get("offline_steps"),
         offline,
         summary.get("evaluation"),
@@ -150,7 +136,7 @@ def collect(method: str, workdirs: Sequence[str]) -> List[MemberResult]:
     """Every member under ``workdirs``; settings of a sweep are named ``method [setting]``."""
     results = []
     for workdir in workdirs:
-        summary = _read_json(os.path.join(workdir, "summary.json"))
+        summary = _read_json(os.path.join(workdir, files.SUMMARY))
         if "groups" not in summary:
             results.append(_member(method, workdir, summary))
             continue
@@ -159,9 +145,7 @@ def collect(method: str, workdirs: Sequence[str]) -> List[MemberResult]:
             _need(group, ("members",), os.path.join(workdir, f"summary.json (group {label!r})"))
             for member in group["members"]:
                 member_dir = os.path.join(workdir, member)
-                results.append(
-                    _member(name, member_dir, _read_json(os.path.join(member_dir, "summary.json")))
-                )
+                results.append(_member(name, member_dir, _read_json(os.path.join(member_dir, files.SUMMARY))))
     return results
 
 
@@ -226,8 +210,8 @@ def _paper_column(method: str, group: Sequence[MemberResult], columns: Mapping[s
         return columns[method]
     if _base_label(method) in columns:
         return columns[_base_label(method)]
-    losses = {r.value_loss for r in group}
-    return paper_results.column_for(losses.pop(), finetune) if len(losses) == 1 else None
+    algos = {r.algo for r in group}
+    return paper_results.column_for(algos.pop(), finetune) if len(algos) == 1 else None
 
 
 def table(results: Sequence[MemberResult], paper_columns: Optional[Mapping[str, str]] = None) -> List[Dict]:
@@ -625,12 +609,6 @@ def aligned_curves(curves: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.
     return np.asarray(common, int), values, len(set.union(*step_sets)) - len(common)
 
 
-def mean_curve(results: Sequence[MemberResult]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Steps, mean and std over members, on the steps every member evaluated."""
-    steps, values, _ = aligned_curves([r.curve for r in results])
-    return steps, values.mean(0), values.std(0)
-
-
 # ---------------------------------------------------------------------------------------------
 # A sweep's results table (experiments/sweep.py)
 
@@ -674,9 +652,8 @@ def merge_sweep_results(path: str, rows: Sequence[Mapping]) -> int:
             earlier = [r for r in csv.DictReader(f) if (int(r["batch_size"]), r["setting"]) not in new_keys]
     merged = sorted([*earlier, *rows], key=lambda r: int(r["batch_size"]))  # stable: settings keep order
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w", newline="") as f:
+    with files.atomic_write(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(SWEEP_FIELDS))
         writer.writeheader()
         writer.writerows(merged)
-    os.replace(path + ".tmp", path)
     return len(earlier)

@@ -1,4 +1,4 @@
-"""Machinery shared by the training loops: members, devices, divergence, per-member outputs.
+"""Machinery shared by the training loops: members, devices, divergence, per-member records.
 
 A run trains one or more *members* in one program: every member is a (seed, hyperparameter
 override) pair, the learner states are stacked along a leading member axis and ``jax.vmap`` runs
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import os
 import time
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +19,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from xql_jax.evaluation import normalized_score
-from xql_jax.logger import write_json
+from xql_jax.workdir import member_dirs
 
 MEMBER_AXIS = "members"
 
@@ -45,6 +43,38 @@ class Member:
     def name(self) -> str:
         overrides = "".join(f"_{k}{v:g}" for k, v in sorted(self.hyperparams.items()))
         return f"seed{self.seed}{overrides}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """What a run is: the data it trains on and its members (the same settings resume the same run).
+
+    ``name`` is a dataset name offline and in fine-tuning (``xql_jax.data.sources``), an environment
+    id online. Members are seeds ``seed .. seed + num_seeds - 1`` for every combination of ``sweep``
+    values (e.g. ``{"beta": [1, 2, 5]}``).
+    """
+
+    name: str
+    dataset_path: Optional[str] = None  # a dataset file in place of the name's default location
+    data_dir: Optional[str] = None  # where named datasets are looked for
+    seed: int = 0
+    num_seeds: int = 1
+    sweep: Optional[Mapping[str, Sequence[float]]] = None
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed, self.seed + self.num_seeds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Watch:
+    """How a run is watched: where it writes, what it shows, and how its members lie over devices."""
+
+    workdir: str
+    progress: bool = True  # the progress bar (process 0)
+    log: Callable[[str], None] = print
+    outputs: Optional[Callable] = None  # an ``xql_jax.outputs.OutputFactory``; None: files and TensorBoard
+    shard: Optional[bool] = None  # the member axis over all devices (None: when they divide it)
 
 
 def make_members(
@@ -224,118 +254,14 @@ def count_nonfinite(*trees) -> jax.Array:
     return sum(jnp.sum(~jnp.isfinite(leaf)) for leaf in leaves).astype(jnp.float32)
 
 
-RUN_IDENTITY = "run"  # config.json's section naming the data a run trained on
-
-
-def config_with_identity(config, identity: Mapping) -> str:
-    """config.json's text: the config's fields and, under "run", what identifies the run's data."""
-    fields = json.loads(config.to_json_best_effort())
-    return json.dumps({**fields, RUN_IDENTITY: dict(identity)}, indent=2)
-
-
-def _describe(identity: Mapping) -> str:
-    return f"{identity.get('dataset')} ({identity.get('location')}, content {identity.get('fingerprint')})"
-
-
-# What may differ between two starts of one run: where the same data lies now.
-_MOVABLE = ("location",)
-
-
-def _flatten(tree: Mapping, prefix: str = "") -> Dict[str, object]:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def config_differences(saved: Mapping, ours: Mapping, limit: int = 4) -> str:
-    """'field: saved -> ours' for the first ``limit`` fields that differ (flattened names)."""
-    saved_flat, our_flat = _flatten(saved), _flatten(ours)
-    names = sorted(
-        name
-        for name in set(saved_flat) | set(our_flat)
-        if saved_flat.get(name, "<absent>") != our_flat.get(name, "<absent>")
-        and name.split(".")[-1] not in _MOVABLE
-    )
-    shown = [f"{n}: {saved_flat.get(n, '<absent>')} -> {our_flat.get(n, '<absent>')}" for n in names[:limit]]
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return "; ".join(shown) + more
-
-
-def check_same_config(directory: str, config_json: str) -> None:
-    """Refuse to start in a directory whose config.json (config and run identity) differs from ours.
-
-    Called on every start, whether or not a checkpoint exists: a restart before the first
-    checkpoint must not append a second run's rows to the first one's files.
-    """
-    path = os.path.join(directory, "config.json")
-    if not os.path.exists(path):
-        return
-    try:
-        saved = json.loads(open(path).read())
-    except ValueError:
-        raise ValueError(
-            f"{path} is not valid JSON (a damaged workdir): move it away to start over, or use a "
-            "new --workdir"
-        ) from None
-    ours = json.loads(config_json)
-    saved_run, our_run = saved.get(RUN_IDENTITY), ours.get(RUN_IDENTITY)
-    if our_run and not saved_run:
-        raise ValueError(
-            f"{directory} holds a run whose config.json does not record its data (made before runs "
-            f"recorded it), so resuming it on {our_run.get('dataset') or our_run.get('env_name')} cannot "
-            "be checked. Use a new --workdir."
-        )
-    if (
-        our_run
-        and "fingerprint" in our_run
-        and any(saved_run.get(key) != our_run.get(key) for key in ("dataset", "fingerprint", "references"))
-    ):
-        raise ValueError(
-            f"{directory} holds a run on {_describe(saved_run)} (references {saved_run.get('references')}), "
-            f"this run is on {_describe(our_run)} (references {our_run.get('references')}): resuming "
-            "would mix two datasets (or two score scales) in one run. Use a new --workdir."
-        )
-    differences = config_differences(saved, ours)
-    if differences:
-        raise ValueError(
-            f"{directory} holds another run ({differences}): continuing it would mix two runs in one "
-            "workdir. Use a new --workdir, or the same settings to resume."
-        )
-
-
-def member_dirs(workdir: str, members: Sequence["Member"]) -> List[str]:
-    """Where each member writes: ``workdir`` itself for one member, else ``workdir/<member name>``."""
-    if len(members) == 1:
-        return [workdir]
-    return [os.path.join(workdir, m.name) for m in members]
-
-
-def check_same_run(workdir: str, members: Sequence["Member"], config_json: str) -> None:
-    """``check_same_config`` for every member directory of a run about to resume in ``workdir``;
-    the loops call it before restoring a checkpoint, so a mismatch never reaches Orbax."""
-    for directory in dict.fromkeys([workdir, *member_dirs(workdir, members)]):
-        check_same_config(directory, config_json)
-
-
-def _summarise(values: List[float]) -> Dict[str, Optional[float]]:
-    if not values:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
-
-
 class MemberRecords:
     """What a run knows of each member: its evaluations and whether (and why) it diverged.
 
     It checks every logged row for divergence, keeps the evaluations that summaries and checkpoints
-    need, and passes rows on to each member's outputs (``xql_jax.logger.RunLogger``, optionally
+    need, and passes rows on to each member's outputs (``xql_jax.outputs.RunLogger``, optionally
     ``xql_jax.tracking.WandbLogger``), which the loop creates and injects; a process that does not
-    write (in a multi-process run, all but process 0) passes none. With one member its files go to
-    ``workdir``; with several, to ``workdir/<member name>/`` and the mean/std over seeds to
-    ``workdir/summary.json``.
+    write (in a multi-process run, all but process 0) passes none. It writes no file itself: the
+    summaries are ``xql_jax.workdir.write_summaries`` of these records.
     """
 
     def __init__(
@@ -429,77 +355,5 @@ class MemberRecords:
                 output.log_eval(step, result)
             self.evaluations[i].append({"step": step, **result})
 
-    def save_array(self, name: str, values: np.ndarray) -> None:
-        """Save ``values[i]`` as ``<member dir>/name`` (.npy) for every live member, written then renamed."""
-        if not self.writer:
-            return
-        for i in self.live:
-            path = os.path.join(self.dirs[i], name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path + ".tmp", "wb") as f:
-                np.save(f, np.asarray(values[i]))
-            os.replace(path + ".tmp", path)
-
     def latest_mean(self, metric: str) -> float:
         return float(np.mean([self.evaluations[i][-1][metric] for i in self.live if self.evaluations[i]]))
-
-    def close(self) -> None:
-        for outputs in self.outputs:
-            for output in outputs:
-                output.close()
-
-    def write_summaries(
-        self, steps: int, metric: str, info: Mapping, hyperparams: Mapping[str, float]
-    ) -> Dict:
-        """summary.json per member (and the aggregate with several); returns the run's summary.
-
-        ``info`` is copied into every summary (env name, algorithm, references); ``hyperparams``
-        holds the config's values of the sweepable hyperparameters, which members may override.
-        """
-        member_summaries = []
-        for i, (member, member_dir) in enumerate(zip(self.members, self.dirs, strict=True)):
-            evaluations = self.evaluations[i]
-            # A diverged member keeps its best score from before it diverged but has no last score.
-            best = max(evaluations, key=lambda e: e[metric]) if evaluations else None
-            summary = {
-                **info,
-                "member": member.name,
-                "seed": member.seed,
-                "hyperparams": dict(hyperparams) | member.hyperparams,
-                "steps": steps,
-                "wall_time": time.time() - self.start,
-                "metric": metric,
-                "diverged": self.diverged.get(i),
-                "last": None if i in self.diverged or not evaluations else evaluations[-1][metric],
-                "best": None if best is None else best[metric],
-                "best_step": None if best is None else best["step"],
-                "evaluations": len(evaluations),  # how many evaluations "best" is the maximum of
-            }
-            member_summaries.append(summary)
-            write_json(os.path.join(member_dir, "summary.json"), summary)
-        if len(self.members) == 1:
-            return member_summaries[0]
-
-        groups: Dict[str, List[Dict]] = {}
-        for member, summary in zip(self.members, member_summaries, strict=True):
-            label = "".join(f"{k}={v:g} " for k, v in sorted(member.hyperparams.items())).strip() or "all"
-            groups.setdefault(label, []).append(summary)
-        aggregate = {
-            **info,
-            "metric": metric,
-            "steps": steps,
-            "wall_time": time.time() - self.start,
-            "members": [s["member"] for s in member_summaries],
-            "evaluations": max((s["evaluations"] for s in member_summaries), default=0),
-            "diverged": {s["member"]: s["diverged"] for s in member_summaries if s["diverged"]},
-            "groups": {
-                label: {
-                    "last": _summarise([s["last"] for s in group if s["last"] is not None]),
-                    "best": _summarise([s["best"] for s in group if s["best"] is not None]),
-                    "members": [s["member"] for s in group],
-                }
-                for label, group in groups.items()
-            },
-        }
-        write_json(os.path.join(self.workdir, "summary.json"), aggregate)
-        return aggregate

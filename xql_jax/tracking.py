@@ -2,7 +2,7 @@
 
 wandb is imported only when a ``WandbLogger`` is constructed, so importing this module (or running
 without wandb installed) never imports it. A loop that logs a member's rows to its ``RunLogger``
-logs them here too, e.g. through ``Loggers(run_logger, wandb_logger)``.
+logs them here too (``xql_jax.outputs.wandb_outputs`` gives a member both).
 
 The run id is kept in the member directory (``wandb_run_id``): a run resumed from its checkpoint
 (``resume=True``) finds it there and continues the same wandb run (``resume="allow"``), wherever the
@@ -18,6 +18,8 @@ import uuid
 from typing import Any, Mapping, Optional
 
 import numpy as np
+
+from xql_jax.workdir import atomic_write
 
 RUN_ID_FILE = "wandb_run_id"
 
@@ -42,14 +44,13 @@ def run_id_for(directory: str, resume: bool) -> str:
             return stored
     run_id = uuid.uuid4().hex[:16]
     os.makedirs(directory, exist_ok=True)
-    with open(path + ".tmp", "w") as f:
+    with atomic_write(path) as f:
         f.write(run_id + "\n")
-    os.replace(path + ".tmp", path)
     return run_id
 
 
 class WandbLogger:
-    """One member's wandb run; ``log_train`` / ``log_eval`` / ``close`` as ``xql_jax.logger.RunLogger``.
+    """One member's wandb run; ``log_train`` / ``log_eval`` / ``close`` as ``xql_jax.outputs.RunLogger``.
 
     ``directory`` is the member directory (wandb writes under ``directory/wandb``); ``group`` ties
     the members of one workdir or sweep together; ``config`` (a plain dict, e.g. the run's
@@ -137,22 +138,3 @@ def from_config(
         resume=resume,
         mode=settings.get("mode"),
     )
-
-
-class Loggers:
-    """Several loggers behind ``RunLogger``'s three methods (None entries are skipped)."""
-
-    def __init__(self, *loggers):
-        self.loggers = [logger for logger in loggers if logger is not None]
-
-    def log_train(self, step: int, metrics: Mapping[str, float]) -> None:
-        for logger in self.loggers:
-            logger.log_train(step, metrics)
-
-    def log_eval(self, step: int, results: Mapping[str, float]) -> None:
-        for logger in self.loggers:
-            logger.log_eval(step, results)
-
-    def close(self) -> None:
-        for logger in self.loggers:
-            logger.close()

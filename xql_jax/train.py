@@ -8,31 +8,23 @@ Members (seeds x swept hyperparameters) train together in one vmapped program (`
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import checks, d4rl_envs, protocols
+from xql_jax import agents, checks, protocols
 from xql_jax.agents import xql
-from xql_jax.data import (
-    Dataset,
-    preprocess_rewards,
-    reward_transform,
-    sample_batch,
-    sources,
-    to_device,
-)
-from xql_jax.evaluation import evaluation_seed, rollouts
-from xql_jax.loop import OutputFactory, RunSession
+from xql_jax.data import Dataset, prepare, sample_batch, sources, to_device
+from xql_jax.loop import RunSession, summary_metric, sweepable_values
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
+    RunSpec,
     TrainingDiverged,
-    config_with_identity,
+    Watch,
     count_nonfinite,
     make_members,
     member_mesh,
@@ -40,6 +32,7 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     stacked_states,
     to_host,
 )
+from xql_jax.workdir import CHECKPOINTS, config_with_identity
 
 
 def train_chunk_fn(config: xql.XQLConfig, batch_size: int, num_steps: int):
@@ -104,104 +97,33 @@ class OfflineRun(NamedTuple):
     source: sources.Source  # where the data came from; its evaluation environment
 
 
-def train_offline(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    dataset_path: Optional[str] = None,
-    data_dir: Optional[str] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    num_seeds: int = 1,
-    sweep: Optional[Dict[str, Sequence[float]]] = None,
-    shard: Optional[bool] = None,
-    outputs: Optional[OutputFactory] = None,
-) -> Dict:
-    """Train offline learners and evaluate them; returns the summary also saved as summary.json.
+def train_offline(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch) -> Dict:
+    """Train offline learners on ``spec``'s dataset and evaluate them; returns the summary also saved
+    as summary.json.
 
-    Seeds ``seed .. seed + num_seeds - 1`` are trained for every combination of ``sweep`` values
-    (e.g. ``{"beta": [1, 2, 5]}``) in one vmapped program. With one member, outputs go to
-    ``workdir``; with several, to ``workdir/<member name>/`` and the mean/std to ``workdir``.
+    Every member of ``spec`` (seeds x sweep values) is trained in one vmapped program. With one
+    member, outputs go to ``watch.workdir``; with several, to ``<workdir>/<member name>/`` and the
+    mean/std to the workdir.
     """
-    return run_offline(
-        config,
-        workdir,
-        env_name,
-        seed,
-        dataset_path,
-        data_dir,
-        progress,
-        log,
-        num_seeds,
-        sweep,
-        shard,
-        outputs=outputs,
-    ).summary
-
-
-class OfflineData(NamedTuple):
-    source: sources.Source
-    dataset: Dataset  # rewards preprocessed
-    transform: Tuple[float, float]  # (scale, shift) that preprocessed the rewards
-    identity: Dict  # what identifies the data (config.json's "run" section)
-
-
-def load_offline_data(
-    config, env_name: str, dataset_path: Optional[str], data_dir: Optional[str], log=print
-) -> OfflineData:
-    """The dataset a name resolves to (``xql_jax.data.sources``), with its rewards preprocessed and
-    its shapes checked against its evaluation environment, before anything compiles."""
-    source = sources.resolve(env_name, dataset_path, data_dir, log=log)
-    expected = sources.DOMAIN_REWARD_PREPROCESSING.get(source.domain)
-    if expected is not None and config.reward_preprocessing != expected:
-        log(
-            f"warning: {env_name} is a {source.domain} dataset, whose paper config preprocesses rewards "
-            f"with {expected!r}; this config uses {config.reward_preprocessing!r} "
-            f"(the domain's config: --config=configs/{source.domain}.py)"
-        )
-    raw = source.load()
-    transform = reward_transform(raw, config.reward_preprocessing)
-    dataset = preprocess_rewards(raw, config.reward_preprocessing)
-    probe_env = source.make_env()
-    dataset = checks.check_dataset(dataset, probe_env, source.location, log=log)  # actions in [-1, 1]
-    if getattr(probe_env, "zero_contact_forces", False) and np.any(
-        dataset.observations[:, d4rl_envs.ANT_BASE_DIMS :]
-    ):
-        log(
-            f"warning: {source.location} has non-zero ant contact forces (observation dims 27-110), but "
-            "the evaluation zeroes them as D4RL's v2 files (MuJoCo 2.0) have them; scores will be off"
-        )
-    probe_env.close()
-    log(f"{env_name}: {len(dataset)} transitions from {source.location}")
-    return OfflineData(source, dataset, transform, source.identity(raw))
+    return run_offline(config, spec, watch).summary
 
 
 def run_offline(
-    config: ml_collections.ConfigDict,
-    workdir: str,
-    env_name: str,
-    seed: int = 0,
-    dataset_path: Optional[str] = None,
-    data_dir: Optional[str] = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    num_seeds: int = 1,
-    sweep: Optional[Dict[str, Sequence[float]]] = None,
-    shard: Optional[bool] = None,
-    checkpoint_name: str = "checkpoints",
-    outputs: Optional[OutputFactory] = None,
+    config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, checkpoint_name: str = CHECKPOINTS
 ) -> "OfflineRun":
     """``train_offline`` that also returns what fine-tuning continues from: states, data, members.
 
     A checkpoint in ``<workdir>/<checkpoint_name>`` is resumed from; a finished run is not retrained.
     """
+    env_name, log = spec.name, watch.log
     checks.check_offline_config(config)
-    checks.check_members(num_seeds, sweep, seed)
+    checks.check_members(spec.num_seeds, spec.sweep, spec.seed)
     learner_config = learner_config_from(config)
-    members = make_members(range(seed, seed + num_seeds), sweep, xql.SWEEPABLE)
-    mesh = member_mesh(len(members), shard, log=log)
-    offline_data = load_offline_data(config, env_name, dataset_path, data_dir, log=log)
+    members = make_members(spec.seeds, spec.sweep, xql.SWEEPABLE)
+    mesh = member_mesh(len(members), watch.shard, log=log)
+    offline_data = prepare.offline_data(
+        config.reward_preprocessing, env_name, spec.dataset_path, spec.data_dir, log=log
+    )
     checks.check_batch_fits(config.batch_size, len(offline_data.dataset), offline_data.source.location)
     dataset, references, transform = (
         offline_data.dataset,
@@ -211,23 +133,12 @@ def run_offline(
     identity = {**offline_data.identity, "env_name": env_name, "members": [m.name for m in members]}
     config_json = config_with_identity(config, identity)
 
-    # Process 0 evaluates and writes; other processes of a multi-host run only train.
-    is_writer = jax.process_index() == 0
-    envs_per_member = min(config.eval_episodes, config.eval_envs)
-    metric = offline_data.source.metric or ("normalized_score" if references is not None else "return_mean")
+    metric = summary_metric(references, offline_data.source.metric)
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
-    log(f"{len(members)} member(s) on {devices}; workdir {workdir}")
+    log(f"{len(members)} member(s) on {devices}; workdir {watch.workdir}")
 
     session = RunSession.for_config(
-        workdir,
-        members,
-        config_json,
-        config,
-        checkpoint_name=checkpoint_name,
-        outputs=outputs,
-        progress=progress,
-        description=env_name,
-        log=log,
+        watch, members, config_json, config, checkpoint_name=checkpoint_name, description=env_name
     )
     with session:
         state = init_member_states(members, dataset.observation_dim, dataset.action_dim, learner_config)
@@ -238,47 +149,30 @@ def run_offline(
         state, _ = session.start(state)
         info = {
             "env_name": env_name,
+            "algo": agents.algorithm_name("xql", learner_config),
             "value_loss": learner_config.value_loss,
             "references": references,
             "evaluation": protocols.record(config.eval_interval, config.eval_episodes, env_name),
         }
-        hyperparams = {name: float(getattr(learner_config, name)) for name in xql.SWEEPABLE}
+        hyperparams = sweepable_values(xql, learner_config)
         session.summary_on_exit(metric, info, hyperparams)
-        envs = (
-            [[offline_data.source.make_env() for _ in range(envs_per_member)] for _ in members]
-            if is_writer and not session.done
-            else []
-        )
+        # Process 0 evaluates (with every member's parameters) and writes; the others only train.
+        module = agents.get("xql").module
+        act = jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, learner_config)))
+        evaluate = session.evaluation(offline_data.source.make_env, act, config, references, metric)
         train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
-        actor_def = xql.networks(learner_config, dataset.action_dim)[0]
-        act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
-        eval_seed = 1_000_000 * (seed + 1)  # with the step, the start states every member shares
 
         step, first_step, started = session.step, session.step, time.time()
-        try:
-            while step < config.max_steps:
-                state, metrics = train_chunk(state, data)
-                step += config.log_interval
-                metrics = to_host(metrics)
-                speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
-                session.log_train(step, metrics, speed, advance=config.log_interval)
-                if session.eval_due(step):
-                    actor_params = to_host(state.actor.params)  # a collective: every process takes part
-                    if is_writer:
-                        returns, successes = rollouts(
-                            lambda obs, params=actor_params: np.nan_to_num(np.asarray(act(params, obs))),
-                            envs,
-                            config.eval_episodes,
-                            evaluation_seed(eval_seed, step),
-                        )
-                        successes = successes if metric == "success_rate" else None
-                        session.log_eval(step, returns, references, metric, successes)
-                if session.checkpoint_due(step):
-                    session.checkpoint(step, state)
-        finally:
-            for member_envs in envs:
-                for env in member_envs:
-                    env.close()
+        while step < config.max_steps:
+            state, metrics = train_chunk(state, data)
+            step += config.log_interval
+            metrics = to_host(metrics)
+            speed = {"steps_per_second": (step - first_step) / (time.time() - started)}
+            session.log_train(step, metrics, speed, advance=config.log_interval)
+            if session.eval_due(step):
+                evaluate(step, state)  # a collective: every process takes part
+            if session.checkpoint_due(step):
+                session.checkpoint(step, state)
         summary = session.finish()
     return OfflineRun(
         summary, state, members, dataset, references, transform, config_json, offline_data.source

@@ -46,3 +46,13 @@ def get(name: str) -> Learner:
     if name not in LEARNERS:
         raise ValueError(f"unknown learner {name!r}; choose one of {sorted(LEARNERS)} (config.learner)")
     return LEARNERS[name]
+
+
+def algorithm_name(learner: str, agent_config) -> str:
+    """The label a run is reported under: xsac, sac, xtd3, xtd3_dq, td3, td3_dq, xql or iql."""
+    if learner == "sac":
+        return "xsac" if agent_config.value_loss == "gumbel" else "sac"
+    if learner == "td3":
+        name = "xtd3" if agent_config.critic_loss == "gumbel" else "td3"
+        return name if agent_config.double_q else f"{name}_dq"
+    return "iql" if agent_config.value_loss == "expectile" else "xql"

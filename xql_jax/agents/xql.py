@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
@@ -348,14 +347,8 @@ def update(
     return state._replace(step=state.step + 1), metrics
 
 
-def policy_actions(actor_def: nn.Module, actor_params, observations: jax.Array) -> jax.Array:
-    """Deterministic evaluation actions: the Gaussian mean (dropout off), clipped to [-1, 1]."""
-    means, _ = actor_def.apply({"params": actor_params}, observations)
-    return jnp.clip(means, -1.0, 1.0)
-
-
 def eval_actions(state: XQLState, observations: jax.Array, config: XQLConfig) -> jax.Array:
-    """The online loop's deterministic actions (the Gaussian mean), for fine-tuning."""
+    """Deterministic evaluation actions: the Gaussian mean (dropout off), clipped to [-1, 1]."""
     means, _ = state.actor.apply_fn({"params": state.actor.params}, observations)
     return jnp.clip(means, -1.0, 1.0)
 

@@ -1,9 +1,11 @@
-"""Run outputs in a workdir: TensorBoard events plus append-only JSONL/CSV files flushed per write.
+"""A run's outputs: TensorBoard events plus append-only JSONL/CSV files flushed per write, and the
+factory that gives each member its outputs (files, optionally Weights & Biases).
 
 Every row is appended and flushed on its own, so a run killed at any moment leaves every file
 valid up to its last complete row. A resumed run first cuts the files back to the step of its
 checkpoint (``truncate_after``), dropping rows logged after it and any row cut off by the kill, so
-its rows continue the files without duplicates.
+its rows continue the files without duplicates. The file names and the rule for reading rows back
+belong to ``xql_jax.workdir``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import csv
 import json
 import os
 import time
-from typing import Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+
+from xql_jax import workdir as files
+from xql_jax.runs import Member
 
 
 def _plain(value):
@@ -35,7 +40,7 @@ class RunLogger:
         if tensorboard:
             # A purge step makes TensorBoard drop the earlier run's events past the checkpoint.
             purge = None if resume_step is None else resume_step + 1
-            self._writer = TensorBoardEvents(os.path.join(workdir, "tb"), purge_step=purge)
+            self._writer = TensorBoardEvents(os.path.join(workdir, files.TENSORBOARD), purge_step=purge)
         self._csv_fields: Optional[list] = None
 
     def _append_jsonl(self, name: str, row: Mapping) -> None:
@@ -55,13 +60,13 @@ class RunLogger:
         )
 
     def log_train(self, step: int, metrics: Mapping[str, float]) -> None:
-        self._append_jsonl("metrics.jsonl", {"step": step, **metrics})
+        self._append_jsonl(files.METRICS, {"step": step, **metrics})
         self._tensorboard(step, metrics, "train")
 
     def log_eval(self, step: int, results: Dict[str, float]) -> None:
         row = {"step": step, **results}
-        self._append_jsonl("eval.jsonl", row)
-        path = os.path.join(self.workdir, "eval.csv")
+        self._append_jsonl(files.EVAL_JSONL, row)
+        path = os.path.join(self.workdir, files.EVAL_CSV)
         write_header = not os.path.exists(path)
         with open(path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(row))
@@ -72,25 +77,25 @@ class RunLogger:
 
     def truncate_after(self, step: int) -> None:
         """Keep only complete rows with ``step`` <= the given step (rewritten, then renamed into place)."""
-        for name in ("metrics.jsonl", "eval.jsonl"):
+        for name in (files.METRICS, files.EVAL_JSONL):
             path = os.path.join(self.workdir, name)
             if os.path.exists(path):
-                _rewrite(
-                    path,
-                    [
-                        line
-                        for line in open(path)
-                        if _jsonl_step(line) is not None and _jsonl_step(line) <= step
-                    ],
-                )
-        path = os.path.join(self.workdir, "eval.csv")
+                kept = [
+                    line
+                    for line, row in files.read_lines_and_rows(path)
+                    if files.row_step(row) is not None and files.row_step(row) <= step
+                ]
+                with files.atomic_write(path) as f:
+                    f.writelines(kept)
+        path = os.path.join(self.workdir, files.EVAL_CSV)
         if os.path.exists(path):
-            lines = open(path).readlines()
+            lines = files.complete_lines(path)
             kept = lines[:1] + [
                 line for line in lines[1:] if _csv_step(line) is not None and _csv_step(line) <= step
             ]
             if len(kept) > 1:
-                _rewrite(path, kept)
+                with files.atomic_write(path) as f:
+                    f.writelines(kept)
             else:  # no evaluation left: the next one writes the file again, header first
                 os.remove(path)
 
@@ -160,32 +165,48 @@ def read_tensorboard_scalars(logdir: str) -> Dict[str, Dict[int, float]]:
     return scalars
 
 
-def _jsonl_step(line: str) -> Optional[int]:
-    if not line.endswith("\n"):
-        return None  # a row cut off by a kill
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return None  # a row cut off by a kill
-
-
 def _csv_step(line: str) -> Optional[int]:
-    if not line.endswith("\n"):
-        return None  # a row cut off by a kill
     try:
         return int(line.split(",", 1)[0])
     except ValueError:
         return None
 
 
-def _rewrite(path: str, lines) -> None:
-    with open(path + ".tmp", "w") as f:
-        f.writelines(lines)
-    os.replace(path + ".tmp", path)
+# Output factory: (member directory, step its files are cut back to (None: keep them), member,
+# the run's config.json as a dict) -> that member's outputs, each with log_train / log_eval / close.
+OutputFactory = Callable[[str, Optional[int], Member, Mapping], Sequence[Any]]
 
 
-def write_json(path: str, value) -> None:
-    """Write JSON to ``path`` atomically: a kill leaves the old file or the new one, never half of one."""
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(path + ".tmp", path)
+def default_outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
+    """JSONL/CSV files and TensorBoard events in the member's directory."""
+    return [RunLogger(directory, resume_step=cut_to)]
+
+
+def wandb_outputs(settings: Mapping, workdir: str) -> OutputFactory:
+    """``default_outputs`` plus one Weights & Biases run per member (``xql_jax.tracking``), grouped
+    by ``workdir``, with the run's config.json as its config. A run started again in the workdir
+    continues the member's wandb run. ``settings``: project, and optionally entity, group, mode."""
+
+    def outputs(directory: str, cut_to: Optional[int], member: Member, config: Mapping) -> List[Any]:
+        from xql_jax import tracking  # wandb is optional: imported only when asked for
+
+        # A start without a checkpoint begins its files afresh (cut_to 0), and so a new wandb run;
+        # otherwise the member's wandb run goes on (its rows after cut_to appear twice there).
+        wandb_run = tracking.from_config(
+            settings, workdir, directory, member.name, config, resume=cut_to is None or cut_to > 0
+        )
+        return default_outputs(directory, cut_to, member, config) + [wandb_run]
+
+    return outputs
+
+
+def close_all(outputs: Sequence[Any]) -> None:
+    """Close every output even if one fails (the first failure is raised after the others closed)."""
+    error = None
+    for output in outputs:
+        try:
+            output.close()
+        except Exception as e:  # noqa: BLE001
+            error = error or e
+    if error is not None:
+        raise error
