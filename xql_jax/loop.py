@@ -22,19 +22,59 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import jax
 import numpy as np
 import tqdm
+from jax.sharding import Mesh
 
+from xql_jax import checks, protocols
 from xql_jax import workdir as files
 from xql_jax.checkpoints import Checkpointer
 from xql_jax.evaluation import evaluation_seed, rollouts
 from xql_jax.multihost import agree_on_run
 from xql_jax.outputs import OutputFactory, close_all, default_outputs
-from xql_jax.runs import Member, MemberRecords, TrainingDiverged, Watch, to_host
-from xql_jax.workdir import check_same_run, lock_workdir, member_dirs, prepare_workdir, unlock_workdir
+from xql_jax.runs import (
+    Member,
+    MemberRecords,
+    RunSpec,
+    TrainingDiverged,
+    Watch,
+    make_members,
+    member_mesh,
+    to_host,
+)
+from xql_jax.workdir import (
+    check_same_run,
+    config_with_identity,
+    lock_workdir,
+    member_dirs,
+    prepare_workdir,
+    unlock_workdir,
+)
+
+
+def run_members(spec: RunSpec, watch: Watch, sweepable: Sequence[str]) -> Tuple[List[Member], Optional[Mesh]]:
+    """The run's members (seeds x swept values, checked) and the mesh they lie on (None: one device)."""
+    checks.check_members(spec.num_seeds, spec.sweep, spec.seed)
+    members = make_members(spec.seeds, spec.sweep, sweepable)
+    return members, member_mesh(len(members), watch.shard, log=watch.log)
+
+
+def run_config_json(config, env_name: str, members: Sequence[Member], facts: Mapping) -> str:
+    """config.json's text: the config and, under "run", what identifies the run: ``facts`` (its data,
+    or its environment's sizes), the name it was started with and its members."""
+    return config_with_identity(config, {**facts, "env_name": env_name, "members": [m.name for m in members]})
+
+
+def run_info(
+    env_name: str, algo: str, references: Optional[Mapping], config, kind: str, extra: Mapping
+) -> Dict:
+    """What every summary.json of the run records besides its scores: the name, the algorithm, the
+    score references, the evaluation protocol (``xql_jax.protocols``), and ``extra``."""
+    evaluation = protocols.record(config.eval_interval, config.eval_episodes, env_name, kind)
+    return {"env_name": env_name, "algo": algo, "references": references, "evaluation": evaluation, **extra}
 
 
 def summary_metric(references: Optional[Mapping], own_metric: Optional[str] = None) -> str:

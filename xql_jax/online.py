@@ -21,12 +21,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from xql_jax import agents, analysis, checks, protocols
+from xql_jax import agents, analysis, checks
 from xql_jax.agents import algorithm_name
 from xql_jax.agents.common import scheduled_updates
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
-from xql_jax.loop import RunSession, summary_metric, sweepable_values
+from xql_jax.loop import RunSession, run_config_json, run_info, run_members, summary_metric, sweepable_values
 from xql_jax.runs import (
     Member,
     MemberLayout,
@@ -34,11 +34,10 @@ from xql_jax.runs import (
     Watch,
     count_nonfinite,
     make_members,
-    member_mesh,
     stacked_states,
     to_host,
 )
-from xql_jax.workdir import CHECKPOINTS, config_with_identity
+from xql_jax.workdir import CHECKPOINTS
 
 
 def agent_config_from(config: ml_collections.ConfigDict):
@@ -214,8 +213,7 @@ def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, s
     agent_config = agent_config_from(config)
     module = agents.get(config.learner).module
     algo = algorithm_name(config.learner, agent_config)
-    members = make_members(spec.seeds, spec.sweep, module.SWEEPABLE)
-    mesh = member_mesh(len(members), watch.shard, log=log)
+    members, mesh = run_members(spec, watch, module.SWEEPABLE)
     layout = MemberLayout(len(members), mesh)
     state, buffer, references, config_json = start.state, start.buffer, start.references, start.config_json
     if mesh is not None:
@@ -231,13 +229,8 @@ def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, s
     # The buffer holds the environment's sizes; no environment is built to read them again.
     observation_dim, action_dim = buffer.data["observations"].shape[-1], buffer.data["actions"].shape[-1]
     if config_json is None:
-        identity = {
-            "env_name": env_name,
-            "observation_dim": int(observation_dim),
-            "action_dim": int(action_dim),
-            "members": [m.name for m in members],
-        }
-        config_json = config_with_identity(config, identity)
+        sizes = {"observation_dim": int(observation_dim), "action_dim": int(action_dim)}
+        config_json = run_config_json(config, env_name, members, sizes)
     metric = summary_metric(references)
     session = RunSession.for_config(
         watch,
@@ -250,20 +243,9 @@ def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, s
     )
     with session:
         (state, buffer), _ = session.start((state, buffer))
-        hyperparams = sweepable_values(module, agent_config)
-        run_info = {
-            "env_name": env_name,
-            "algo": algo,
-            "references": references,
-            "evaluation": protocols.record(
-                config.eval_interval,
-                config.eval_episodes,
-                env_name,
-                "finetune" if "offline_steps" in (start.info or {}) else "online",
-            ),
-            **(start.info or {}),
-        }
-        session.summary_on_exit(metric, run_info, hyperparams)
+        kind = "finetune" if "offline_steps" in (start.info or {}) else "online"
+        info = run_info(env_name, algo, references, config, kind, start.info or {})
+        session.summary_on_exit(metric, info, sweepable_values(module, agent_config))
         log(
             f"{env_name}: online {algo}, {len(members)} member(s), {config.max_steps} environment steps; "
             f"workdir {watch.workdir}"

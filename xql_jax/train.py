@@ -15,10 +15,10 @@ import jax.numpy as jnp
 import ml_collections
 from jax.sharding import NamedSharding, PartitionSpec
 
-from xql_jax import agents, checks, protocols
+from xql_jax import agents, checks
 from xql_jax.agents import xql
 from xql_jax.data import Dataset, prepare, sample_batch, sources, to_device
-from xql_jax.loop import RunSession, summary_metric, sweepable_values
+from xql_jax.loop import RunSession, run_config_json, run_info, run_members, summary_metric, sweepable_values
 from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests import them from here)
     MEMBER_AXIS,
     Member,
@@ -32,7 +32,7 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     stacked_states,
     to_host,
 )
-from xql_jax.workdir import CHECKPOINTS, config_with_identity
+from xql_jax.workdir import CHECKPOINTS
 
 
 def train_chunk_fn(config: xql.XQLConfig, batch_size: int, num_steps: int):
@@ -117,10 +117,8 @@ def run_offline(
     """
     env_name, log = spec.name, watch.log
     checks.check_offline_config(config)
-    checks.check_members(spec.num_seeds, spec.sweep, spec.seed)
     learner_config = learner_config_from(config)
-    members = make_members(spec.seeds, spec.sweep, xql.SWEEPABLE)
-    mesh = member_mesh(len(members), watch.shard, log=log)
+    members, mesh = run_members(spec, watch, xql.SWEEPABLE)
     offline_data = prepare.offline_data(
         config.reward_preprocessing, env_name, spec.dataset_path, spec.data_dir, log=log
     )
@@ -130,8 +128,7 @@ def run_offline(
         offline_data.source.references,
         offline_data.transform,
     )
-    identity = {**offline_data.identity, "env_name": env_name, "members": [m.name for m in members]}
-    config_json = config_with_identity(config, identity)
+    config_json = run_config_json(config, env_name, members, offline_data.identity)
 
     metric = summary_metric(references, offline_data.source.metric)
     devices = "1 device" if mesh is None else f"{mesh.devices.size} devices"
@@ -147,15 +144,11 @@ def run_offline(
             state = jax.device_put(state, NamedSharding(mesh, PartitionSpec(MEMBER_AXIS)))
             data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
         state, _ = session.start(state)
-        info = {
-            "env_name": env_name,
-            "algo": agents.algorithm_name("xql", learner_config),
-            "value_loss": learner_config.value_loss,
-            "references": references,
-            "evaluation": protocols.record(config.eval_interval, config.eval_episodes, env_name),
-        }
-        hyperparams = sweepable_values(xql, learner_config)
-        session.summary_on_exit(metric, info, hyperparams)
+        algo = agents.algorithm_name("xql", learner_config)
+        info = run_info(
+            env_name, algo, references, config, "offline", {"value_loss": learner_config.value_loss}
+        )
+        session.summary_on_exit(metric, info, sweepable_values(xql, learner_config))
         # Process 0 evaluates (with every member's parameters) and writes; the others only train.
         module = agents.get("xql").module
         act = jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, learner_config)))
