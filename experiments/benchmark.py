@@ -357,12 +357,15 @@ def mainjob_part(results):
     """Seconds of each part of the default offline run, with the loop's own functions."""
     from xql_jax import train
     from xql_jax.configs import maze
+    from xql_jax.data import prepare
     from xql_jax.evaluation import evaluate
     from xql_jax.runs import make_members, to_host
 
     config = maze.get_config()
     start = time.perf_counter()
-    data = train.load_offline_data(config, "pointmaze-umaze-v0", None, None, log=lambda _: None)
+    data = prepare.offline_data(
+        config.reward_preprocessing, "pointmaze-umaze-v0", None, None, log=lambda _: None
+    )
     load = time.perf_counter() - start
     learner_config = train.learner_config_from(config)
     dataset = data.dataset
@@ -381,15 +384,14 @@ def mainjob_part(results):
         state, metrics = compiled(state, device_data)
         to_host(metrics)
         chunk_seconds.append(time.perf_counter() - start)
-    actor_def = xql.networks(learner_config, dataset.action_dim)[0]
-    act = jax.jit(jax.vmap(lambda params, obs: xql.policy_actions(actor_def, params, obs)))
+    # As the loop acts: the learner's eval_actions, vmapped over members.
+    act = jax.jit(jax.vmap(lambda s, obs: xql.eval_actions(s, obs, learner_config)))
     envs = [[data.source.make_env() for _ in range(min(config.eval_episodes, config.eval_envs))]]
-    params = to_host(state.actor.params)
     policy = {"calls": 0, "seconds": 0.0}
 
     def timed_act(obs):
         begin = time.perf_counter()
-        actions = np.nan_to_num(np.asarray(act(params, obs)))
+        actions = np.nan_to_num(np.asarray(act(state, obs)))
         policy["seconds"] += time.perf_counter() - begin
         policy["calls"] += 1
         return actions
