@@ -16,40 +16,6 @@ from xql_jax.train import train_offline
 MAZE = "pointmaze-umaze-v0"
 
 
-def test_a_second_run_in_a_locked_workdir_is_refused_and_the_lock_is_freed_after(
-    tmp_path, small_maze_file, tiny_offline_config, quiet
-):
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys, time\n"
-            f"f = open({str(workdir / '.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-            "f.write('pid 4242 on elsewhere'); f.flush(); print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(ValueError, match=r"is in use by another run \(pid 4242 on elsewhere\)"):
-            train_offline(
-                tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
-            )
-        assert not (workdir / "metrics.jsonl").exists() and not (workdir / "config.json").exists()
-    finally:
-        holder.kill()
-        holder.wait()
-    # The holder is gone (a killed run frees its lock too): the workdir can be used.
-    summary = train_offline(
-        tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
-    )
-    assert summary["steps"] == 40
-    assert open(workdir / ".lock").read().startswith(f"pid {os.getpid()} on ")
-
-
 def _hold_lock(folder):
     """Another process holding ``folder``'s workdir lock, as a run in progress there does."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,6 +32,28 @@ def _hold_lock(folder):
     )
     assert holder.stdout.readline().strip() == "held"
     return holder
+
+
+def test_a_second_run_in_a_locked_workdir_is_refused_and_the_lock_is_freed_after(
+    tmp_path, small_maze_file, tiny_offline_config, quiet
+):
+    workdir = tmp_path / "run"
+    holder = _hold_lock(workdir)
+    try:
+        with pytest.raises(ValueError, match=r"is in use by another run \(pid 4242 on elsewhere\)"):
+            train_offline(
+                tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+            )
+        assert not (workdir / "metrics.jsonl").exists() and not (workdir / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone (a killed run frees its lock too): the workdir can be used.
+    summary = train_offline(
+        tiny_offline_config, RunSpec(MAZE, dataset_path=small_maze_file), Watch(str(workdir), **quiet)
+    )
+    assert summary["steps"] == 40
+    assert open(workdir / ".lock").read().startswith(f"pid {os.getpid()} on ")
 
 
 def test_a_run_inside_or_around_a_running_workdir_is_refused(
