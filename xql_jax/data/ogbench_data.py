@@ -25,7 +25,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from xql_jax.data.dataset import Dataset, DatasetError
+from xql_jax.data.dataset import Dataset, DatasetError, partial_path, remove_stale_partials
 
 DEFAULT_DIR = "~/.ogbench/data"  # ogbench.utils.DEFAULT_DATASET_DIR
 NOISE = 0.1  # generate_manipspace.py's --noise (the plan oracles' action noise)
@@ -343,14 +343,16 @@ def make_manipulation_dataset(
         "unhealthy_episodes_retried": retries,
     }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    recipe_path = path[: -len(".npz")] + _RECIPE_SUFFIX
+    for final in (path, val_file(path), recipe_path):
+        remove_stale_partials(final)  # a killed earlier attempt's temporaries
     partials = []
     try:
         for final, part in ((path, episodes[:num_episodes]), (val_file(path), episodes[num_episodes:])):
             # Registered before it is written: a write that fails (a full disk) leaves nothing behind.
-            partials.append((f"{final}.{os.getpid()}.partial", final))
+            partials.append((partial_path(final), final))
             _write_npz(partials[-1][0], _arrays(part))
-        recipe_path = path[: -len(".npz")] + _RECIPE_SUFFIX
-        partials.append((f"{recipe_path}.{os.getpid()}.partial", recipe_path))
+        partials.append((partial_path(recipe_path), recipe_path))
         with open(partials[-1][0], "w") as f:
             json.dump(recipe, f, indent=2)
         for partial, final in partials:  # the recipe last: its presence marks a finished dataset
