@@ -45,7 +45,7 @@ from xql_jax.configs import online as online_configs
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.online import agent_config_from, make_step_functions
-from xql_jax.runs import stacked_states
+from xql_jax.runs import members_in_sequence, over_members, stacked_states
 from xql_jax.train import Member, init_member_states, make_train_chunk
 
 PARTS = ("offline", "delayed", "online", "mainjob")
@@ -94,9 +94,10 @@ def median_rate(run, steps_per_call):
     return steps_per_call / float(np.median(times))
 
 
-def interleaved_medians(runs, calls):
+def interleaved_medians(runs, calls, keep=False):
     """Median wall seconds of one call of each of ``runs`` (name -> callable), after one untimed
-    warm-up call each, timed in turn (a, b, c, a, b, c, ...) so a busy machine slows all alike."""
+    warm-up call each, timed in turn (a, b, c, a, b, c, ...) so a busy machine slows all alike.
+    With ``keep`` also every call's seconds (name -> list)."""
     for run in runs.values():
         run()
     times = {name: [] for name in runs}
@@ -105,7 +106,8 @@ def interleaved_medians(runs, calls):
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    medians = {name: float(np.median(t)) for name, t in times.items()}
+    return (medians, times) if keep else medians
 
 
 def profile_shape(name, run, steps_per_call, results):
@@ -257,7 +259,7 @@ class OnlineStepper:
     """The online loop's work per environment step (host environment steps, the insert call, the
     learn call) for ``num_members`` members, timed per part."""
 
-    def __init__(self, variant, num_members, static_schedule):
+    def __init__(self, variant, num_members, static_schedule, sequential=False):
         config, agent = online_agent_config(variant)
         module = sac if config.learner == "sac" else td3
         self.envs = [make_online_env(FLAGS.online_env, seed=seed) for seed in range(num_members)]
@@ -269,7 +271,12 @@ class OnlineStepper:
         # Sampling reads only the filled rows: pretend a batch's worth is there.
         self.buffer = buffer._replace(size=jnp.full((num_members,), config.batch_size, jnp.int32))
         self.fns = make_step_functions(
-            config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
+            config.learner,
+            agent,
+            config.batch_size,
+            config.updates_per_step,
+            static_schedule=static_schedule,
+            sequential=sequential,
         )
         self.updates_per_step = config.updates_per_step
         self.sums = self.fns.metric_zeros(self.state, self.buffer)
@@ -321,14 +328,18 @@ class OnlineStepper:
 
 
 def online_part(results):
-    """Previous code's learn (on-device schedule) and this one's, in alternating blocks of steps."""
+    """The loop's learn call (members in sequence on a CPU: ``runs.members_in_sequence``), the same
+    vmapped, and the previous code's (vmapped, on-device schedule), in alternating blocks of steps."""
     block = 5
+    sequential = members_in_sequence(None)
     for variant in FLAGS.online_variants:
         for num_members in [int(m) for m in FLAGS.members]:
             steppers = {
                 "previous": OnlineStepper(variant, num_members, static_schedule=False),
-                "static": OnlineStepper(variant, num_members, static_schedule=True),
+                "vmapped": OnlineStepper(variant, num_members, static_schedule=True),
             }
+            if sequential:
+                steppers["in sequence"] = OnlineStepper(variant, num_members, True, sequential=True)
             for stepper in steppers.values():
                 for _ in range(4):  # compiles both phases
                     stepper.step()
@@ -337,18 +348,28 @@ def online_part(results):
                 for stepper in steppers.values():
                     for _ in range(block):
                         stepper.step()
-            (before, _), (after, split) = steppers["previous"].rate(), steppers["static"].rate()
+            rates = {name: stepper.rate() for name, stepper in steppers.items()}
             for stepper in steppers.values():
                 stepper.close()
+            loop = "in sequence" if sequential else "vmapped"
+            after, split = rates[loop]
             parts = ", ".join(f"{k} {v:.2f}" for k, v in split.items())
+            others = "; ".join(
+                f"{name} {rate:.2f} (ratio {after / rate:.3f})"
+                for name, (rate, _) in rates.items()
+                if name != loop
+            )
             print(
-                f"online {variant} x{num_members} members on {FLAGS.online_env}: {after:.2f} env-steps/s "
-                f"(previous code's schedule {before:.2f}; ratio {after / before:.3f}); ms per step: {parts}",
+                f"online {variant} x{num_members} members on {FLAGS.online_env}: the loop's learn ({loop}) "
+                f"{after:.2f} env-steps/s; {others}; ms per step: {parts}",
                 flush=True,
             )
             results[f"online_{variant}_{num_members}"] = {
                 "env_steps_per_s": round(after, 3),
-                "previous_env_steps_per_s": round(before, 3),
+                "members": loop,
+                **{
+                    f"{name.replace(' ', '_')}_env_steps_per_s": round(r, 3) for name, (r, _) in rates.items()
+                },
                 "ms_per_step": {k: round(v, 3) for k, v in split.items()},
             }
 
@@ -374,18 +395,35 @@ def mainjob_part(results):
     start = time.perf_counter()
     device_data = jax.block_until_ready(train.to_device(dataset))
     transfer = time.perf_counter() - start
-    chunk = train.make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
+    sequential = members_in_sequence(None)
+    chunk = train.make_train_chunk(
+        learner_config, config.batch_size, config.log_interval, members=True, sequential=sequential
+    )
     start = time.perf_counter()
     compiled = chunk.lower(state, device_data).compile()
     compile_seconds = time.perf_counter() - start
-    chunk_seconds = []
-    for _ in range(FLAGS.repeats):
-        start = time.perf_counter()
-        state, metrics = compiled(state, device_data)
-        to_host(metrics)
-        chunk_seconds.append(time.perf_counter() - start)
-    # As the loop acts: the learner's eval_actions, vmapped over members.
-    act = jax.jit(jax.vmap(lambda s, obs: xql.eval_actions(s, obs, learner_config)))
+    # The loop's chunk against the other way of running the members, timed in turn.
+    other = train.make_train_chunk(
+        learner_config, config.batch_size, config.log_interval, members=True, sequential=not sequential
+    )
+    states = {"loop": state, "other": jax.tree_util.tree_map(jnp.copy, state)}
+    chunks = {"loop": compiled, "other": other.lower(state, device_data).compile()}
+
+    def timed_chunk(name):
+        def run():
+            states[name], metrics = chunks[name](states[name], device_data)
+            to_host(metrics)
+
+        return run
+
+    medians, chunk_seconds = interleaved_medians(
+        {name: timed_chunk(name) for name in chunks}, FLAGS.repeats, keep=True
+    )
+    state = states["loop"]
+    # As the loop acts: the learner's eval_actions over members.
+    act = jax.jit(
+        over_members(lambda s, obs: xql.eval_actions(s, obs, learner_config), sequential, in_axes=(0, 0))
+    )
     envs = [[data.source.make_env() for _ in range(min(config.eval_episodes, config.eval_envs))]]
     policy = {"calls": 0, "seconds": 0.0}
 
@@ -403,22 +441,26 @@ def mainjob_part(results):
     evaluation = time.perf_counter() - start
     for env in envs[0]:
         env.close()
-    chunk = float(np.median(chunk_seconds))
+    chunk, other_chunk = medians["loop"], medians["other"]
+    loop, other = ("in sequence", "vmapped") if sequential else ("vmapped", "in sequence")
     evaluations = config.max_steps // config.eval_interval
-    chunks = config.max_steps // config.log_interval
+    num_chunks = config.max_steps // config.log_interval
     print(
         f"main job parts: data {load:.1f} s, to device {transfer:.2f} s, compile {compile_seconds:.1f} s, "
-        f"chunk of {config.log_interval} updates {chunk:.2f} s (all {[round(c, 2) for c in chunk_seconds]}), "
-        f"evaluation {evaluation:.2f} s ({policy['calls']} policy calls, {policy['seconds']:.2f} s); "
-        f"so {chunks} chunks {chunks * chunk:.0f} s + {evaluations} evaluations "
-        f"{evaluations * evaluation:.0f} s",
+        f"chunk of {config.log_interval} updates {chunk:.2f} s with the member {loop} as the loop runs it "
+        f"(all {[round(c, 2) for c in chunk_seconds['loop']]}; {other} {other_chunk:.2f} s, "
+        f"ratio {other_chunk / chunk:.3f}), evaluation {evaluation:.2f} s ({policy['calls']} policy calls, "
+        f"{policy['seconds']:.2f} s); so {num_chunks} chunks {num_chunks * chunk:.0f} s + {evaluations} "
+        f"evaluations {evaluations * evaluation:.0f} s",
         flush=True,
     )
     results["mainjob"] = {
         "data_s": round(load, 2),
         "to_device_s": round(transfer, 3),
         "compile_s": round(compile_seconds, 2),
+        "members": loop,
         "chunk_s": round(chunk, 3),
+        f"chunk_s_{other.replace(' ', '_')}": round(other_chunk, 3),
         "evaluation_s": round(evaluation, 3),
         "policy_calls": policy["calls"],
         "policy_s": round(policy["seconds"], 3),

@@ -1,15 +1,18 @@
-"""Several seeds and swept hyperparameters in one vmapped program, sharded over devices."""
+"""Several seeds and swept hyperparameters in one program (vmapped, or in sequence on a CPU), sharded
+over devices."""
 
 import subprocess
 import sys
 import textwrap
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from tests.conftest import ACT_DIM, OBS_DIM, ROOT, fake_data, tiny
 from xql_jax.agents import xql
+from xql_jax.runs import member_mesh, members_in_sequence, over_members
 from xql_jax.train import Member, init_member_states, make_members, make_train_chunk
 
 
@@ -22,11 +25,16 @@ def test_make_members_is_a_grid_of_sweeps_and_seeds():
         make_members([0], {"beta": [0.0]}, xql.SWEEPABLE)
 
 
-def test_each_vmapped_member_equals_its_own_single_run():
+@pytest.mark.parametrize("sequential", [False, True])
+def test_each_member_equals_its_own_single_run(sequential):
+    """Side by side (vmap) or one after another (``sequential``: the loop's choice on a CPU, see
+    ``members_in_sequence``), every member computes what its own run computes, up to rounding (XLA's
+    kernels for the stacked shapes, or for a loop's body, may round differently)."""
+    assert members_in_sequence(None) and not members_in_sequence(member_mesh(2, shard=True))
     config = tiny()
     members = [Member(3), Member(7, {"beta": 5.0})]
     data = fake_data()
-    batched, batched_metrics = make_train_chunk(config, 16, 4, members=True)(
+    batched, batched_metrics = make_train_chunk(config, 16, 4, members=True, sequential=sequential)(
         init_member_states(members, OBS_DIM, ACT_DIM, config), data
     )
     for i, member in enumerate(members):
@@ -41,20 +49,17 @@ def test_each_vmapped_member_equals_its_own_single_run():
     assert float(batched.hyperparams["beta"][1]) == 5.0 and float(batched.hyperparams["beta"][0]) == 2.0
 
 
-def test_a_members_numbers_on_one_device_do_not_depend_on_the_other_members():
-    """Exactly: seed 0 alone or with two other members gives the same bits (vmap adds a
-    batch dimension; XLA's per-member arithmetic stays the same). What differs is a sharded program,
-    compiled for another device layout (see the README's "Many seeds, sweeps and devices")."""
-    config, data = tiny(), fake_data()
-    runs = []
-    for count in (1, 3):
-        members = make_members(range(count))
-        state, metrics = make_train_chunk(config, 16, 5, members=True)(
-            init_member_states(members, OBS_DIM, ACT_DIM, config), data
-        )
-        runs.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[0], (state, metrics)))
-    for a, b in zip(jax.tree_util.tree_leaves(runs[0]), jax.tree_util.tree_leaves(runs[1]), strict=True):
-        np.testing.assert_array_equal(a, b)
+def test_over_members_in_sequence_matches_the_vmap_with_shared_arguments():
+    def fn(x, shared, y):
+        return {"sum": x * shared + y.sum(), "y": y}
+
+    x, y, shared = jnp.arange(3.0), jnp.arange(12.0).reshape(3, 4), jnp.asarray(2.0)
+    for sequential in (False, True):
+        out = jax.jit(over_members(fn, sequential, in_axes=(0, None, 0)))(x, shared, y)
+        np.testing.assert_array_equal(out["sum"], [6.0, 24.0, 42.0])
+        np.testing.assert_array_equal(out["y"], y)
+        one = over_members(fn, sequential, in_axes=(0, None, 0))(x[:1], shared, y[:1])
+        assert one["sum"].shape == (1,) and one["y"].shape == (1, 4)
 
 
 SHARDED_SCRIPT = textwrap.dedent(

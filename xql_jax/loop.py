@@ -93,8 +93,8 @@ class Evaluator:
     """Evaluation, the same in both loops: every member's deterministic policy on its own
     environments (process 0 only), from start states every member shares at a step, logged.
 
-    ``act(state, observations[members, envs, obs_dim])`` is the learner's ``eval_actions`` vmapped
-    over members. The environments are built once (none when the phase is already done) and closed
+    ``act(state, observations[members, envs, obs_dim])`` is the learner's ``eval_actions`` over
+    members. The environments are built once (none when the phase is already done) and closed
     with the session.
     """
 

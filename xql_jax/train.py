@@ -28,6 +28,8 @@ from xql_jax.runs import (  # noqa: F401  (re-exported: the launchers and tests 
     count_nonfinite,
     make_members,
     member_mesh,
+    members_in_sequence,
+    over_members,
     parse_sweep,
     stacked_states,
     to_host,
@@ -54,16 +56,19 @@ def train_chunk_fn(config: xql.XQLConfig, batch_size: int, num_steps: int):
     return train_chunk
 
 
-def make_train_chunk(config: xql.XQLConfig, batch_size: int, num_steps: int, members: bool = False):
+def make_train_chunk(
+    config: xql.XQLConfig, batch_size: int, num_steps: int, members: bool = False, sequential: bool = False
+):
     """Jitted chunk of ``num_steps`` steps: (state, data) -> (new_state, metrics averaged over the chunk).
 
-    With ``members=True`` the state has a leading member axis and every member runs the same steps
-    under vmap, each with its own PRNG key (so its own batches) and hyperparameters. The state is
-    donated, so parameters are updated in place rather than copied every chunk.
+    With ``members=True`` the state has a leading member axis and every member runs the same steps,
+    each with its own PRNG key (so its own batches) and hyperparameters: under vmap, or one member
+    after another with ``sequential`` (``runs.members_in_sequence``: the faster choice on a CPU). The
+    state is donated, so parameters are updated in place rather than copied every chunk.
     """
     chunk = train_chunk_fn(config, batch_size, num_steps)
     if members:
-        chunk = jax.vmap(chunk, in_axes=(0, None))
+        chunk = over_members(chunk, sequential, in_axes=(0, None))
     return jax.jit(chunk, donate_argnums=0)
 
 
@@ -151,9 +156,20 @@ def run_offline(
         session.summary_on_exit(metric, info, sweepable_values(xql, learner_config))
         # Process 0 evaluates (with every member's parameters) and writes; the others only train.
         module = agents.get("xql").module
-        act = jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, learner_config)))
+        sequential = members_in_sequence(mesh)
+        act = jax.jit(
+            over_members(
+                lambda s, obs: module.eval_actions(s, obs, learner_config), sequential, in_axes=(0, 0)
+            )
+        )
         evaluate = session.evaluation(offline_data.source.make_env, act, config, references, metric)
-        train_chunk = make_train_chunk(learner_config, config.batch_size, config.log_interval, members=True)
+        train_chunk = make_train_chunk(
+            learner_config,
+            config.batch_size,
+            config.log_interval,
+            members=True,
+            sequential=sequential,
+        )
 
         step, first_step, started = session.step, session.step, time.time()
         while step < config.max_steps:
