@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import logging
 import os
 import re
 import sys
 import time
+import warnings
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
@@ -35,6 +37,31 @@ def _everywhere(ok: bool) -> bool:
 
 
 _CLOSED_LOOP = ("RuntimeError: Event loop is closed", "in call_soon_threadsafe", "in _check_closed")
+
+
+class _StrayReadFailures(logging.Filter):
+    """Drops asyncio's "... exception was never retrieved" reports of Orbax's abandoned reads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("exception was never retrieved" in message and any(m in message for m in _READ_MARKS))
+
+
+_READ_MARKS = ("async_deserialize", "OCDBT", "tensorstore")
+_STRAY_READ_FAILURES = _StrayReadFailures()
+
+
+def _hide_stray_read_failures() -> None:
+    """After a failed restore, keep its abandoned reads quiet for the rest of the process.
+
+    The reads Orbax started for the checkpoint's other arrays fail too, but nobody awaits them:
+    asyncio logs each task or future when it is garbage-collected, and Python warns of coroutines
+    never awaited, possibly long after the restore (at the next collection, or at exit), outside any
+    capture and after the one line that reports the checkpoint. Only those reports are dropped."""
+    logging.getLogger("asyncio").addFilter(_STRAY_READ_FAILURES)  # added once however often called
+    warnings.filterwarnings(
+        "ignore", r"coroutine '\w+\._get_array_metadatas' was never awaited", RuntimeWarning
+    )
 
 
 @contextlib.contextmanager
@@ -135,6 +162,7 @@ class Checkpointer:
                     restored = self.restore(step, template)
             except Exception as e:  # noqa: BLE001 (any unreadable checkpoint: try the older one)
                 error = e
+                _hide_stray_read_failures()
             # Each process reads its own shards: every one must have read the step, or all move on.
             if _everywhere(error is None):
                 self._set_aside([s for s in steps if s > step])

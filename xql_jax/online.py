@@ -4,8 +4,7 @@ Each environment step makes two jitted calls: one writes the transition (one pac
 device replay buffer, the other runs ``updates_per_step`` learner steps on batches sampled there
 and returns the next exploration actions, so only the transition and the actions cross between
 host and device.
-Members (seeds x swept hyperparameters) run in lockstep, one environment each; a call runs them
-side by side (vmap) or, on a CPU, one after another (``runs.members_in_sequence``).
+Members (seeds x swept hyperparameters) run in lockstep, one environment each, vmapped.
 
 The same loop fine-tunes an offline X-QL learner (``learner="xql"``) with its dataset preloaded in
 the replay buffer (paper Table 3).
@@ -35,8 +34,6 @@ from xql_jax.runs import (
     Watch,
     count_nonfinite,
     make_members,
-    members_in_sequence,
-    over_members,
     stacked_states,
     to_host,
 )
@@ -94,7 +91,6 @@ def make_step_functions(
     online_fraction: float = 0.0,
     offline_rows: int = 0,
     static_schedule: bool = True,
-    sequential: bool = False,
 ) -> StepFunctions:
     """Jitted, member-vmapped (insert, learn, explore, act) for the loop.
 
@@ -102,7 +98,7 @@ def make_step_functions(
     - learn(state, buffer, next_obs, sums, phase) -> (state, actions, sums): updates, then the next
       actions; ``phase`` is the learner step (every member's) modulo ``period``, so the delayed
       updates are chosen while tracing (``agents.common.scheduled_updates``): one compiled variant
-      per phase, and a skipped update costs nothing under the member vmap either
+      per phase, and a skipped update costs nothing under the member vmap
     - explore(state, obs) -> (state, actions)               (first actions of a pretrained policy)
     - act(state, obs[members, envs]) -> deterministic actions for evaluation
     - sample(state, buffer) -> (state, batches [members, updates_per_step, batch, ...])
@@ -110,8 +106,6 @@ def make_step_functions(
     ``static_schedule=False`` is the previous code's learn (delayed updates chosen on the device
     from the step; ``phase`` ignored), kept for the benchmark's before/after comparison.
     ``sums`` accumulates the learner's metrics on the device between log points.
-    With ``sequential`` (``runs.members_in_sequence``) the calls that compute with the networks run
-    the members one after another; batches are still gathered from every member's buffer at once.
     """
     module = agents.get(learner).module
     period = module.schedule_period(agent_config)
@@ -135,23 +129,11 @@ def make_step_functions(
         actions = module.explore_actions(state, observation[None], key, agent_config)[0]
         return state._replace(rng=rng), actions
 
-    def update_and_explore(state, batches, next_observation, sums, phase):
-        state, metrics = train_steps(state, batches, phase)
+    def learn_one(state, buffer, next_observation, sums, phase):
+        state, metrics = train_steps(*sample_batches(state, buffer), phase)
         state, actions = explore_one(state, next_observation)
         sums = jax.tree_util.tree_map(jnp.add, sums, metrics)
         return state, actions, sums
-
-    def learn(state, buffer, next_observations, sums, phase):
-        # Batches are gathered from every member's buffer at once (a gather's rows are exact under
-        # vmap), so a member run in sequence does not slice its whole buffer out of the stack.
-        state, batches = jax.vmap(sample_batches)(state, buffer)
-        one = functools.partial(update_and_explore, phase=phase)
-        return over_members(one, sequential, in_axes=(0, 0, 0, 0))(state, batches, next_observations, sums)
-
-    def bellman_errors(state, buffer, key, count):
-        batches = jax.vmap(lambda b: replay.sample(b, key, count))(buffer)
-        one = lambda s, batch: analysis.bellman_errors(module, s, batch, agent_config)  # noqa: E731
-        return over_members(one, sequential, in_axes=(0, 0))(state, batches)
 
     def metric_zeros(state, buffer):
         one = lambda s, b: train_steps(*sample_batches(s, b), 0)[1]  # noqa: E731
@@ -163,13 +145,25 @@ def make_step_functions(
         # the buffer. Written and read in one call, XLA copied whole buffer fields to write one row
         # in place (68 MB per step at 1M capacity on cheetah-run: 30 ms on a CPU).
         insert=jax.jit(jax.vmap(replay.add_packed), donate_argnums=0),
-        learn=jax.jit(learn, static_argnums=4, donate_argnums=(0, 3)),
-        period=period,
-        explore=jax.jit(over_members(explore_one, sequential, in_axes=(0, 0))),
-        act=jax.jit(
-            over_members(lambda s, obs: module.eval_actions(s, obs, agent_config), sequential, in_axes=(0, 0))
+        learn=jax.jit(
+            lambda state, buffer, next_observations, sums, phase: jax.vmap(
+                functools.partial(learn_one, phase=phase)
+            )(state, buffer, next_observations, sums),
+            static_argnums=4,
+            donate_argnums=(0, 3),
         ),
-        bellman_errors=jax.jit(bellman_errors, static_argnums=3),
+        period=period,
+        explore=jax.jit(jax.vmap(explore_one)),
+        act=jax.jit(jax.vmap(lambda s, obs: module.eval_actions(s, obs, agent_config))),
+        bellman_errors=jax.jit(
+            jax.vmap(
+                lambda s, b, key, n: analysis.bellman_errors(
+                    module, s, replay.sample(b, key, n), agent_config
+                ),
+                in_axes=(0, 0, None, None),
+            ),
+            static_argnums=3,
+        ),
         metric_zeros=metric_zeros,
         sample=jax.jit(jax.vmap(sample_batches)),  # (state, buffer) -> (state, batches): what learn trains on
         count_nonfinite=jax.jit(jax.vmap(lambda s: count_nonfinite(s.actor.params, s.critic.params))),
@@ -264,7 +258,6 @@ def run_online(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch, s
                 config.updates_per_step,
                 config.online_fraction,
                 offline_rows,
-                sequential=members_in_sequence(mesh),
             )
             begin = start._replace(state=state, buffer=buffer, make_env=make_env)
             state, buffer = _interact(config, session, fns, module, layout, begin, action_dim, metric)
