@@ -259,7 +259,7 @@ class OnlineStepper:
     """The online loop's work per environment step (host environment steps, the insert call, the
     learn call) for ``num_members`` members, timed per part."""
 
-    def __init__(self, variant, num_members, static_schedule, sequential=False):
+    def __init__(self, variant, num_members, static_schedule):
         config, agent = online_agent_config(variant)
         module = sac if config.learner == "sac" else td3
         self.envs = [make_online_env(FLAGS.online_env, seed=seed) for seed in range(num_members)]
@@ -271,12 +271,7 @@ class OnlineStepper:
         # Sampling reads only the filled rows: pretend a batch's worth is there.
         self.buffer = buffer._replace(size=jnp.full((num_members,), config.batch_size, jnp.int32))
         self.fns = make_step_functions(
-            config.learner,
-            agent,
-            config.batch_size,
-            config.updates_per_step,
-            static_schedule=static_schedule,
-            sequential=sequential,
+            config.learner, agent, config.batch_size, config.updates_per_step, static_schedule=static_schedule
         )
         self.updates_per_step = config.updates_per_step
         self.sums = self.fns.metric_zeros(self.state, self.buffer)
@@ -328,18 +323,14 @@ class OnlineStepper:
 
 
 def online_part(results):
-    """The loop's learn call (members in sequence on a CPU: ``runs.members_in_sequence``), the same
-    vmapped, and the previous code's (vmapped, on-device schedule), in alternating blocks of steps."""
+    """Previous code's learn (on-device schedule) and this one's, in alternating blocks of steps."""
     block = 5
-    sequential = members_in_sequence(None)
     for variant in FLAGS.online_variants:
         for num_members in [int(m) for m in FLAGS.members]:
             steppers = {
                 "previous": OnlineStepper(variant, num_members, static_schedule=False),
-                "vmapped": OnlineStepper(variant, num_members, static_schedule=True),
+                "static": OnlineStepper(variant, num_members, static_schedule=True),
             }
-            if sequential:
-                steppers["in sequence"] = OnlineStepper(variant, num_members, True, sequential=True)
             for stepper in steppers.values():
                 for _ in range(4):  # compiles both phases
                     stepper.step()
@@ -348,28 +339,18 @@ def online_part(results):
                 for stepper in steppers.values():
                     for _ in range(block):
                         stepper.step()
-            rates = {name: stepper.rate() for name, stepper in steppers.items()}
+            (before, _), (after, split) = steppers["previous"].rate(), steppers["static"].rate()
             for stepper in steppers.values():
                 stepper.close()
-            loop = "in sequence" if sequential else "vmapped"
-            after, split = rates[loop]
             parts = ", ".join(f"{k} {v:.2f}" for k, v in split.items())
-            others = "; ".join(
-                f"{name} {rate:.2f} (ratio {after / rate:.3f})"
-                for name, (rate, _) in rates.items()
-                if name != loop
-            )
             print(
-                f"online {variant} x{num_members} members on {FLAGS.online_env}: the loop's learn ({loop}) "
-                f"{after:.2f} env-steps/s; {others}; ms per step: {parts}",
+                f"online {variant} x{num_members} members on {FLAGS.online_env}: {after:.2f} env-steps/s "
+                f"(previous code's schedule {before:.2f}; ratio {after / before:.3f}); ms per step: {parts}",
                 flush=True,
             )
             results[f"online_{variant}_{num_members}"] = {
                 "env_steps_per_s": round(after, 3),
-                "members": loop,
-                **{
-                    f"{name.replace(' ', '_')}_env_steps_per_s": round(r, 3) for name, (r, _) in rates.items()
-                },
+                "previous_env_steps_per_s": round(before, 3),
                 "ms_per_step": {k: round(v, 3) for k, v in split.items()},
             }
 

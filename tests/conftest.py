@@ -19,8 +19,9 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 # The tests' programs are tiny: LLVM's optimisation passes cost far more than they save (a launcher
 # run takes ~30% less CPU without them). Every comparison in the suite is between programs compiled
 # alike, or against hand computations with tolerances. XLA's CPU fusion emitters are off: at LLVM
-# level 0 they turned a finite X-SAC update into NaN parameters (jaxlib 0.10.2; levels 1-3, no jit
-# and the older emitters all computed it finite), and without them the suite compiles ~35% faster.
+# level 0 they computed NaN parameters from a finite X-SAC state and batch (an unvmapped learn call,
+# jaxlib 0.10.2; levels 1-3, no jit and the older emitters all computed it finite), and without them
+# the suite takes ~30% less time.
 FAST_COMPILE_XLA_FLAGS = (
     "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
     "--xla_cpu_use_fusion_emitters=false"

@@ -376,37 +376,3 @@ def test_static_delayed_schedule_gives_the_parameters_of_the_on_device_schedule(
     for got in (one_per_call, all_at_once):
         jax.tree_util.tree_map(close, got, expected)
         np.testing.assert_array_equal(got.step, [6])
-
-
-def test_online_learn_in_sequence_computes_what_the_vmapped_learn_computes():
-    """The loop's learn call on a CPU runs the members one after another (``sequential``): two
-    members' parameters, actions and metric sums after three calls (delayed updates included) are
-    the vmapped call's up to rounding, and each member's are its own run's; the batches are gathered
-    from every member's buffer at once either way."""
-    from xql_jax.online import make_step_functions
-    from xql_jax.runs import Member, stacked_states
-
-    module, config = AGENTS["xtd3"]
-    buffer = replay.create(64, OBS_DIM, ACT_DIM)
-    batch = fake_batch(5, size=40)
-    for i in range(40):
-        buffer = replay.add(buffer, {k: v[i] for k, v in batch.items()})
-    results = {}
-    for seeds, sequential in (([0, 1], False), ([0, 1], True), ([1], True)):
-        fns = make_step_functions("td3", config, BATCH, 2, sequential=sequential)
-        state = stacked_states(td3, [Member(seed) for seed in seeds], OBS_DIM, ACT_DIM, config)
-        count = len(seeds)
-        buffers = jax.tree_util.tree_map(lambda x, count=count: jnp.stack([x] * count), buffer)
-        sums = fns.metric_zeros(state, buffers)
-        for call in range(3):
-            observations = jnp.full((len(seeds), OBS_DIM), 0.1 * call, jnp.float32)
-            state, actions, sums = fns.learn(state, buffers, observations, sums, (2 * call) % fns.period)
-        leaves = jax.tree_util.tree_leaves((state, actions, sums))
-        results[len(seeds), sequential] = [np.asarray(x) for x in leaves]
-    assert list(state.step) == [6] and all(np.isfinite(x).all() for x in results[2, True])
-    # Each call averages its 2 updates, the actor trained on one of them: 3 x 0.5.
-    np.testing.assert_array_equal(sums["actor_updates"], [1.5])
-    close = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
-    for a, b, alone in zip(results[2, True], results[2, False], results[1, True], strict=True):
-        close(a, b)
-        close(a[1:], alone)

@@ -1,9 +1,10 @@
 """Machinery shared by the training loops: members, devices, divergence, per-member records.
 
 A run trains one or more *members* in one program: every member is a (seed, hyperparameter
-override) pair and the learner states are stacked along a leading member axis. On an accelerator
-``jax.vmap`` runs the members side by side; on a CPU the program runs them one after another
-(``over_members``). With several devices the member axis is laid over all of them (``jax.sharding``).
+override) pair and the learner states are stacked along a leading member axis. ``jax.vmap`` runs
+the members side by side; on a CPU the offline chunk runs them one after another
+(``members_in_sequence``, ``over_members``). With several devices the member axis is laid over all
+of them (``jax.sharding``).
 """
 
 from __future__ import annotations
@@ -126,14 +127,16 @@ def stacked_states(module, members: Sequence[Member], observation_dim: int, acti
 
 
 def members_in_sequence(mesh: Optional[Mesh]) -> bool:
-    """Whether a program runs its members one after another (``lax.map``) rather than side by side
-    (``jax.vmap``): on a CPU, unless they are sharded over several devices.
+    """Whether the offline loop's chunk runs its members one after another (``lax.map``) rather than
+    side by side (``jax.vmap``): on a CPU, unless they are sharded over several devices.
 
-    Measured on a 2-core CPU with the main job's learner (256x256 networks, batch 256): one member
-    takes 3.9 ms per update in sequence against 5.5-6.3 ms under a one-member vmap, four members
-    12.5-15.7 ms against 17.6 ms: XLA's CPU kernels for the stacked shapes (a leading member axis on
-    every array) are slower. A GPU or TPU is filled by the vmap instead. The two round differently
-    in the last bits, so a run's numbers depend on which one ran it (as on another device).
+    Measured on a 2-core CPU with the main job's learner (256x256 networks, batch 256, chunks of
+    1,000 scanned updates): one member takes 3.9 ms per update in sequence against 5.4 ms under a
+    one-member vmap (1.40x, ``benchmark.py --parts=mainjob``), four members 12.5-15.7 ms against
+    17.6 ms: XLA's CPU kernels for the stacked shapes (a leading member axis on every array) are
+    slower. A GPU or TPU is filled by the vmap instead. The online loop's learn call gained nothing
+    in sequence (X-TD3 and X-SAC: 1.02-1.04x with one member, 0.93-0.98x with four), so it stays
+    vmapped. The two ways round differently in the last bits.
     """
     return mesh is None and jax.default_backend() == "cpu"
 
