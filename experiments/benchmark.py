@@ -25,7 +25,9 @@ one, and where the step's time goes.
 prints the top operations and the step time split (``xql_jax.profiling``).
 mainjob: the default run's parts (``train_offline.py``: the embedded dataset, one member): data
 loading (generation on first use), transfer to the device, compilation, one 1,000-step chunk
-(``--repeats`` times), one evaluation of 50 episodes with its policy calls and environment steps.
+(``--repeats`` times) as the loop runs it, timed in turn with the other way of running the members
+(vmapped, or one after another: ``runs.members_in_sequence``), one evaluation of 50 episodes with
+its policy calls and environment steps. ``--mainjob_members`` stacks more members in the chunks.
 The last line is one JSON object with every figure.
 """
 
@@ -68,6 +70,7 @@ flags.DEFINE_list("members", ["1", "4"], "Member counts of the delayed and onlin
 flags.DEFINE_string("online_env", "cheetah-run", "Environment of the online part.")
 flags.DEFINE_list("online_variants", ["xsac", "xtd3"], "Online agents of the delayed and online parts.")
 flags.DEFINE_integer("online_steps", 50, "Timed environment steps per online measurement (blocks of 5).")
+flags.DEFINE_integer("mainjob_members", 1, "Members in the mainjob part's chunks (the default run: 1).")
 flags.DEFINE_integer("delayed_updates", 4, "Updates per timed call in the delayed part (even).")
 FLAGS = flags.FLAGS
 
@@ -371,7 +374,7 @@ def mainjob_part(results):
     load = time.perf_counter() - start
     learner_config = train.learner_config_from(config)
     dataset = data.dataset
-    members = make_members([0], None, xql.SWEEPABLE)
+    members = make_members(range(FLAGS.mainjob_members), None, xql.SWEEPABLE)
     state = train.init_member_states(members, dataset.observation_dim, dataset.action_dim, learner_config)
     start = time.perf_counter()
     device_data = jax.block_until_ready(train.to_device(dataset))
@@ -400,7 +403,7 @@ def mainjob_part(results):
     medians, chunk_seconds = interleaved_medians(
         {name: timed_chunk(name) for name in chunks}, FLAGS.repeats, keep=True
     )
-    state = states["loop"]
+    state = jax.tree_util.tree_map(lambda x: x[:1], states["loop"])  # the first member evaluates
     # As the loop acts: the learner's eval_actions over members.
     act = jax.jit(
         over_members(lambda s, obs: xql.eval_actions(s, obs, learner_config), sequential, in_axes=(0, 0))
@@ -427,8 +430,9 @@ def mainjob_part(results):
     evaluations = config.max_steps // config.eval_interval
     num_chunks = config.max_steps // config.log_interval
     print(
-        f"main job parts: data {load:.1f} s, to device {transfer:.2f} s, compile {compile_seconds:.1f} s, "
-        f"chunk of {config.log_interval} updates {chunk:.2f} s with the member {loop} as the loop runs it "
+        f"main job parts ({FLAGS.mainjob_members} member(s)): data {load:.1f} s, to device {transfer:.2f} s, "
+        f"compile {compile_seconds:.1f} s, "
+        f"chunk of {config.log_interval} updates {chunk:.2f} s with the members {loop} as the loop runs them "
         f"(all {[round(c, 2) for c in chunk_seconds['loop']]}; {other} {other_chunk:.2f} s, "
         f"ratio {other_chunk / chunk:.3f}), evaluation {evaluation:.2f} s ({policy['calls']} policy calls, "
         f"{policy['seconds']:.2f} s); so {num_chunks} chunks {num_chunks * chunk:.0f} s + {evaluations} "
@@ -439,7 +443,8 @@ def mainjob_part(results):
         "data_s": round(load, 2),
         "to_device_s": round(transfer, 3),
         "compile_s": round(compile_seconds, 2),
-        "members": loop,
+        "members": FLAGS.mainjob_members,
+        "members_run": loop,
         "chunk_s": round(chunk, 3),
         f"chunk_s_{other.replace(' ', '_')}": round(other_chunk, 3),
         "evaluation_s": round(evaluation, 3),

@@ -57,11 +57,11 @@ def _exit_with(error: BaseException):
 
 def _define_member_flags(default_config: str) -> None:
     flags.DEFINE_integer("seed", 0, "First seed; seeds seed .. seed + num_seeds - 1 run.")
-    flags.DEFINE_integer("num_seeds", 1, "Seeds trained together in one vmapped program.")
+    flags.DEFINE_integer("num_seeds", 1, "Seeds trained together in one program.")
     flags.DEFINE_multi_string(
         "sweep",
         [],
-        "NAME=v1,v2,... : vmap these values of a scalar hyperparameter (beta, discount; offline also "
+        "NAME=v1,v2,... : train these values of a scalar hyperparameter (beta, discount; offline also "
         "awr_temperature, expectile) alongside the seeds; repeat the flag for a grid.",
     )
     flags.DEFINE_enum("shard", "auto", ["auto", "true", "false"], "Lay the members over all devices.")

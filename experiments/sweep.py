@@ -1,8 +1,9 @@
-"""Hyperparameter sweeps: scalar hyperparameters vmapped with the seeds, batch sizes as separate programs.
+"""Hyperparameter sweeps: scalar hyperparameters in one program with the seeds, batch sizes as separate
+programs.
 
   # the paper's beta ablation (App. D.5): 4 betas x 3 seeds = 12 learners in one program
   python experiments/sweep.py --sweep=beta=0.5,1,2,5 --num_seeds=3 --workdir=runs/beta_ablation
-  # batch-size comparison: one program per batch size, each with its seeds vmapped
+  # batch-size comparison: one program per batch size, each with all its seeds
   python experiments/sweep.py --batch_sizes=256,1024 --num_seeds=3 --workdir=runs/batch_ablation
   # the same as ready-made configs (configs/ablations.py)
   python experiments/sweep.py --config=configs/ablations.py:beta --num_seeds=3 --workdir=runs/ablation_beta

@@ -2,7 +2,7 @@
 
   python experiments/train_offline.py                       # embedded PointMaze, X-QL, one seed
   python experiments/train_offline.py --config=configs/maze.py:iql --workdir=runs/iql
-  python experiments/train_offline.py --num_seeds=8         # 8 seeds in one vmapped program
+  python experiments/train_offline.py --num_seeds=8         # 8 seeds in one program
   python experiments/train_offline.py --num_seeds=4 --sweep=beta=1,2,5   # 12 members: beta x seeds
   python experiments/train_offline.py --config=configs/locomotion.py --env_name=halfcheetah-medium-v2
   python experiments/train_offline.py --config=configs/locomotion.py --env_name=halfcheetah-medium-v2 \

@@ -263,3 +263,26 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_that_looks_whole(tmp_path, m
         checkpointer.save(10, {"w": np.zeros(2)}, {"step": 10})
     assert capfd.readouterr().err == ""
     checkpointer.close()
+
+
+def test_only_orbax_abandoned_reads_are_kept_quiet_after_a_failed_restore():
+    """asyncio's reports of Orbax's unawaited reads are dropped (they come after the one-line error);
+    an unretrieved exception of anything else, or any other Orbax error, still shows."""
+    import logging
+
+    from xql_jax.checkpoints import _STRAY_READ_FAILURES
+
+    def shown(message):
+        return _STRAY_READ_FAILURES.filter(
+            logging.LogRecord("asyncio", logging.ERROR, "", 1, message, None, None)
+        )
+
+    assert not shown(
+        "Task exception was never retrieved\nfuture: <Task finished coro=<async_deserialize() done>"
+    )
+    assert not shown(
+        "Future exception was never retrieved\nfuture: <Future finished exception=ValueError('NOT_FOUND: "
+        'Error reading "a/.zarray" in OCDBT database at local file "/run/checkpoints/40/state/"\')>'
+    )
+    assert shown("Task exception was never retrieved\nfuture: <Task finished coro=<upload_results() done>")
+    assert shown("NOT_FOUND: Error reading in OCDBT database")

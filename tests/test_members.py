@@ -30,7 +30,8 @@ def test_each_member_equals_its_own_single_run(sequential):
     """Side by side (vmap) or one after another (``sequential``: the loop's choice on a CPU, see
     ``members_in_sequence``), every member computes what its own run computes, up to rounding (XLA's
     kernels for the stacked shapes, or for a loop's body, may round differently)."""
-    assert members_in_sequence(None) and not members_in_sequence(member_mesh(2, shard=True))
+    on_cpu = jax.default_backend() == "cpu"
+    assert members_in_sequence(None) == members_in_sequence(member_mesh(2, shard=True)) == on_cpu
     config = tiny()
     members = [Member(3), Member(7, {"beta": 5.0})]
     data = fake_data()
@@ -60,6 +61,8 @@ def test_over_members_in_sequence_matches_the_vmap_with_shared_arguments():
         np.testing.assert_array_equal(out["y"], y)
         one = over_members(fn, sequential, in_axes=(0, None, 0))(x[:1], shared, y[:1])
         assert one["sum"].shape == (1,) and one["y"].shape == (1, 4)
+        with pytest.raises(ValueError, match=r"in_axes must be 0 \(member-stacked\) or None"):
+            over_members(fn, sequential, in_axes=(0, None, 1))
 
 
 SHARDED_SCRIPT = textwrap.dedent(
@@ -71,15 +74,19 @@ SHARDED_SCRIPT = textwrap.dedent(
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
     from tests.conftest import ACT_DIM, OBS_DIM, fake_data, tiny
     from xql_jax.train import init_member_states, make_members, make_train_chunk, member_mesh
+    from xql_jax.train import members_in_sequence
 
     assert jax.device_count() == 4, jax.devices()
     config, data = tiny(), fake_data()
     members = make_members([0, 1, 2, 3])
     chunk = make_train_chunk(config, 16, 5, members=True)
 
-    plain, plain_metrics = chunk(init_member_states(members, OBS_DIM, ACT_DIM, config), data)
+    # The unsharded run as the loop runs it on a CPU (members in sequence), and vmapped.
+    in_sequence = make_train_chunk(config, 16, 5, members=True, sequential=True)
+    plain, plain_metrics = in_sequence(init_member_states(members, OBS_DIM, ACT_DIM, config), data)
+    vmapped, _ = chunk(init_member_states(members, OBS_DIM, ACT_DIM, config), data)
     mesh = member_mesh(len(members))
-    assert isinstance(mesh, Mesh) and mesh.devices.size == 4
+    assert isinstance(mesh, Mesh) and mesh.devices.size == 4 and not members_in_sequence(mesh)
     state = jax.device_put(
         init_member_states(members, OBS_DIM, ACT_DIM, config), NamedSharding(mesh, PartitionSpec("members"))
     )
@@ -87,8 +94,10 @@ SHARDED_SCRIPT = textwrap.dedent(
     leaf = jax.tree_util.tree_leaves(sharded.actor.params)[0]
     assert len(leaf.sharding.device_set) == 4, leaf.sharding
     assert leaf.addressable_shards[0].data.shape[0] == 1  # one member per device
-    for a, b in zip(jax.tree_util.tree_leaves(plain), jax.tree_util.tree_leaves(sharded), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    for unsharded in (plain, vmapped):
+        leaves = zip(jax.tree_util.tree_leaves(unsharded), jax.tree_util.tree_leaves(sharded), strict=True)
+        for a, b in leaves:
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     for k in plain_metrics:
         np.testing.assert_allclose(plain_metrics[k], sharded_metrics[k], rtol=1e-5, atol=1e-6)
     print("SHARDED_OK")

@@ -103,7 +103,8 @@ def _orbax_failure_noise_held_back(drop_all_on_failure: bool = False):
         handler.removeFilter(hold)
         if not (failed and drop_all_on_failure):
             for record in held_records:
-                handler.handle(record)
+                if _STRAY_READ_FAILURES.filter(record):  # replayed past the loggers' own filters
+                    handler.handle(record)
             blocks = re.split(r"(?m)^(?=Traceback \(most recent call last\):$)", captured.getvalue())
             # Threads print at once: a block can hold the start of one traceback and the end of another.
             sys.stderr.write("".join(b for b in blocks if not any(mark in b for mark in _CLOSED_LOOP)))

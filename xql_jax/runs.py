@@ -131,14 +131,14 @@ def members_in_sequence(mesh: Optional[Mesh]) -> bool:
     side by side (``jax.vmap``): on a CPU, unless they are sharded over several devices.
 
     Measured on a 2-core CPU with the main job's learner (256x256 networks, batch 256, chunks of
-    1,000 scanned updates): one member takes 3.9 ms per update in sequence against 5.4 ms under a
-    one-member vmap (1.40x, ``benchmark.py --parts=mainjob``), four members 12.5-15.7 ms against
-    17.6 ms: XLA's CPU kernels for the stacked shapes (a leading member axis on every array) are
-    slower. A GPU or TPU is filled by the vmap instead. The online loop's learn call gained nothing
-    in sequence (X-TD3 and X-SAC: 1.02-1.04x with one member, 0.93-0.98x with four), so it stays
-    vmapped. The two ways round differently in the last bits.
+    1,000 scanned updates, ``benchmark.py --parts=mainjob [--mainjob_members=4]``): one member takes
+    3.9 ms per update in sequence against 5.4 ms under a one-member vmap (1.40x), four members 15.5
+    ms against 18.5 ms (1.19x): XLA's CPU kernels for the stacked shapes (a leading member axis on
+    every array) are slower. A GPU or TPU is filled by the vmap instead. The online loop's learn call
+    gained nothing in sequence (measured at 7ec3a5e, X-TD3 and X-SAC: 1.02-1.04x with one member,
+    0.93-0.98x with four), so it stays vmapped. The two ways round differently in the last bits.
     """
-    return mesh is None and jax.default_backend() == "cpu"
+    return jax.default_backend() == "cpu" and (mesh is None or mesh.devices.size == 1)
 
 
 def over_members(fn: Callable, sequential: bool, in_axes: Sequence[Optional[int]]) -> Callable:
@@ -147,6 +147,8 @@ def over_members(fn: Callable, sequential: bool, in_axes: Sequence[Optional[int]
     as the plain program). ``in_axes`` holds 0 for a member-stacked argument and None for a shared
     one; the outputs are member-stacked either way.
     """
+    if any(axis not in (0, None) for axis in in_axes):
+        raise ValueError(f"in_axes must be 0 (member-stacked) or None (shared), got {tuple(in_axes)}")
     if not sequential:
         return jax.vmap(fn, in_axes=tuple(in_axes))
 

@@ -2,7 +2,8 @@
 
 The learner (``xql_jax.agents.xql``) is pure; this module owns everything around it: loading and
 checking data, the cadence of evaluation and logging, the divergence check and the run's outputs.
-Members (seeds x swept hyperparameters) train together in one vmapped program (``xql_jax.runs``).
+Members (seeds x swept hyperparameters) train together in one program (``xql_jax.runs``: vmapped,
+or one after another on a CPU).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def train_offline(config: ml_collections.ConfigDict, spec: RunSpec, watch: Watch
     """Train offline learners on ``spec``'s dataset and evaluate them; returns the summary also saved
     as summary.json.
 
-    Every member of ``spec`` (seeds x sweep values) is trained in one vmapped program. With one
+    Every member of ``spec`` (seeds x sweep values) is trained in one program. With one
     member, outputs go to ``watch.workdir``; with several, to ``<workdir>/<member name>/`` and the
     mean/std to the workdir.
     """

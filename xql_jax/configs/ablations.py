@@ -1,4 +1,4 @@
-"""Ready-made ablations of paper App. D.5, run with experiments/sweep.py (seeds vmapped per program).
+"""Ready-made ablations of paper App. D.5, run with experiments/sweep.py (all seeds in each program).
 
   python experiments/sweep.py --config=configs/ablations.py:beta --num_seeds=3 --workdir=runs/abl_beta
   python experiments/sweep.py --config=configs/ablations.py:batch_size --num_seeds=3 --workdir=runs/abl_xql
@@ -9,7 +9,7 @@ embedded data; ``locomotion``, ``antmaze``, ``kitchen`` or ``adroit`` with --env
 --dataset_path of a D4RL file).
 
 - ``beta``: the Gumbel temperature beta in {0.5, 1, 2, 5, 10}, every value with every seed in one
-  vmapped program (the KL strength: small beta suits noisy data, large beta expert-like data).
+  program (the KL strength: small beta suits noisy data, large beta expert-like data).
 - ``batch_size`` / ``batch_size_iql``: batch 256 against 1024, one program each (the paper's check
   that X-QL's gains over IQL are not a batch-size effect: the max-normalised Gumbel loss is
   normalised per batch, so larger batches are more stable).

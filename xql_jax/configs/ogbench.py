@@ -14,7 +14,7 @@ its code's default.
 
 X-QL's beta for OGBench is published nowhere. These rewards are -(unsolved subtasks) per step, 0 at
 the goal, like AntMaze's shifted -1/0, so 0.6 (the paper's AntMaze beta) is where to start; find
-it with one vmapped program over seeds x betas:
+it with one program over seeds x betas:
   python experiments/train_offline.py --config=configs/ogbench.py \
       --env_name=cube-single-play-singletask-task2-v0 --num_seeds=4 --sweep=beta=0.3,0.6,1,2,5
 """
