@@ -177,14 +177,17 @@ def joined() -> bool:
     return _count() > 1
 
 
-def stop_all(message: str, linger: float = 5.0) -> None:
+def stop_all(message: str, linger: float = 30.0) -> None:
     """End this process with ``message`` (one line), telling the other processes first.
 
     Alone, this is ``sys.exit(message)``. With several processes, the others are told (those
     waiting to agree on the run stop with the message too) and this process ends at once: JAX's
     exit handler would wait at a shutdown barrier for processes that may be waiting for it. Process
     0, which runs the coordination service the others read, waits up to ``linger`` seconds for them
-    to stop first.
+    to stop first: one still telling the service when it closes is aborted by JAX with a C++ dump
+    (seen in CI with a 5 s linger, a starved process 1 reporting the same refusal later). It leaves
+    as soon as every process has told, so only a process that never does costs the wait (30 s, the
+    default ``--heartbeat_timeout`` after which JAX gives up on a silent process anyway).
     """
     if not joined():
         sys.exit(message)
