@@ -132,7 +132,7 @@ def members_in_sequence(mesh: Optional[Mesh]) -> bool:
 
     Measured on a 2-core CPU with the main job's learner (256x256 networks, batch 256, chunks of
     1,000 scanned updates, ``benchmark.py --parts=mainjob [--mainjob_members=4]``): one member takes
-    3.9 ms per update in sequence against 5.4 ms under a one-member vmap (1.40x), four members 15.5
+    3.9 ms per update in sequence against 5.4 ms under a one-member vmap (1.35-1.40x), four members 15.5
     ms against 18.5 ms (1.19x): XLA's CPU kernels for the stacked shapes (a leading member axis on
     every array) are slower. A GPU or TPU is filled by the vmap instead. The online loop's learn call
     gained nothing in sequence (measured at 7ec3a5e, X-TD3 and X-SAC: 1.02-1.04x with one member,
