@@ -47,7 +47,7 @@ from xql_jax.configs import online as online_configs
 from xql_jax.data import replay
 from xql_jax.envs import make_online_env
 from xql_jax.online import agent_config_from, make_step_functions
-from xql_jax.runs import members_in_sequence, over_members, stacked_states
+from xql_jax.runs import members_in_sequence, stacked_states
 from xql_jax.train import Member, init_member_states, make_train_chunk
 
 PARTS = ("offline", "delayed", "online", "mainjob")
@@ -404,10 +404,7 @@ def mainjob_part(results):
         {name: timed_chunk(name) for name in chunks}, FLAGS.repeats, keep=True
     )
     state = jax.tree_util.tree_map(lambda x: x[:1], states["loop"])  # the first member evaluates
-    # As the loop acts: the learner's eval_actions over members.
-    act = jax.jit(
-        over_members(lambda s, obs: xql.eval_actions(s, obs, learner_config), sequential, in_axes=(0, 0))
-    )
+    act = train.make_member_actions(learner_config, sequential)  # as the loop acts
     envs = [[data.source.make_env() for _ in range(min(config.eval_episodes, config.eval_envs))]]
     policy = {"calls": 0, "seconds": 0.0}
 

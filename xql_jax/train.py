@@ -73,6 +73,13 @@ def make_train_chunk(
     return jax.jit(chunk, donate_argnums=0)
 
 
+def make_member_actions(config: xql.XQLConfig, sequential: bool = False):
+    """Jitted (states, observations[members, envs, obs_dim]) -> every member's deterministic
+    evaluation actions (the learner's ``eval_actions``), the members run as the chunk runs them."""
+    act = lambda state, observations: xql.eval_actions(state, observations, config)  # noqa: E731
+    return jax.jit(over_members(act, sequential, in_axes=(0, 0)))
+
+
 def init_member_states(
     members: Sequence[Member], observation_dim: int, action_dim: int, config: xql.XQLConfig
 ) -> xql.XQLState:
@@ -156,13 +163,8 @@ def run_offline(
         )
         session.summary_on_exit(metric, info, sweepable_values(xql, learner_config))
         # Process 0 evaluates (with every member's parameters) and writes; the others only train.
-        module = agents.get("xql").module
         sequential = members_in_sequence(mesh)
-        act = jax.jit(
-            over_members(
-                lambda s, obs: module.eval_actions(s, obs, learner_config), sequential, in_axes=(0, 0)
-            )
-        )
+        act = make_member_actions(learner_config, sequential)
         evaluate = session.evaluation(offline_data.source.make_env, act, config, references, metric)
         train_chunk = make_train_chunk(
             learner_config,
